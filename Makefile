@@ -1,0 +1,36 @@
+# pyinit: everything runs from a virtualenv in .venv (created by `make install`).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install test lint example clean
+
+STAMP := $(VENV)/.installed
+
+# pyinit itself needs nothing but the standard library; the extras are for tests and linting.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check pyinit tests
+	$(VENV)/bin/ruff format --check pyinit tests
+
+# A real example: a shell that leaves an orphan behind, under pyinit as PID 1 of a new PID
+# namespace (as in a container) when we may create one, else as a subreaper.
+example: install
+	@if unshare --pid --fork --mount-proc true 2>/dev/null; then \
+	  set -x; unshare --pid --fork --mount-proc $(VENV)/bin/pyinit -v -- sh -c 'sleep 60 & echo "program: pid $$$$, exiting 3"; exit 3'; \
+	else \
+	  set -x; $(VENV)/bin/pyinit -v -- sh -c 'sleep 60 & echo "program: pid $$$$, exiting 3"; exit 3'; \
+	fi; echo "pyinit exited with $$?"
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

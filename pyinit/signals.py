@@ -1,0 +1,124 @@
+"""Signal names and numbers, rewrite specs, and the set of signals pyinit waits on.
+
+Leaf module: no knowledge of the supervisor loop.
+"""
+
+from __future__ import annotations
+
+import signal
+
+SIGRTMIN: int = signal.SIGRTMIN
+SIGRTMAX: int = signal.SIGRTMAX
+
+#: Every signal this libc lets a program use, real-time ones included (glibc keeps 32 and 33).
+VALID: frozenset[int] = frozenset(int(s) for s in signal.valid_signals())
+
+#: Signals no process can catch, block or wait for.
+UNCATCHABLE: frozenset[int] = frozenset({signal.SIGKILL, signal.SIGSTOP})
+
+#: What pyinit blocks and collects with sigwaitinfo: everything catchable.  The fault signals
+#: (SEGV, BUS, FPE, ILL, TRAP, SYS, ABRT) are included: a real fault inside pyinit is forced by
+#: the kernel whatever the mask, so blocking them only catches copies sent with kill(2), which
+#: are requests to forward (dumb-init forwards them; tini drops them).
+HANDLED: frozenset[int] = VALID - UNCATCHABLE
+
+#: Job-control stop signals a terminal or a shell sends.
+TTY_STOPS: frozenset[int] = frozenset({signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
+
+#: Signals that ask a program to end: forwarding one starts the grace period by default.
+DEFAULT_STOP_SIGNALS: frozenset[int] = frozenset(
+    {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP}
+)
+
+_ACCEPTED = "a number (1-%d), a name such as TERM or SIGTERM, or RTMIN+N / RTMAX-N" % (signal.NSIG - 1)
+
+
+class SignalSpecError(ValueError):
+    """A signal or rewrite spec that cannot be understood; str() is the one-line reason."""
+
+
+def name(signo: int) -> str:
+    """SIGTERM, SIGRTMIN+3, or the bare number for something libc does not name."""
+    if SIGRTMIN <= signo <= SIGRTMAX:
+        return "SIGRTMIN" if signo == SIGRTMIN else "SIGRTMIN+%d" % (signo - SIGRTMIN)
+    try:
+        return signal.Signals(signo).name
+    except ValueError:
+        return str(signo)
+
+
+def _names() -> dict[str, int]:
+    # signal.Signals holds aliases (SIGIOT, SIGPOLL, SIGCLD) too, which users may type.
+    table = {member_name[3:]: int(member) for member_name, member in signal.Signals.__members__.items()}
+    table.pop("RTMIN", None)
+    table.pop("RTMAX", None)
+    return table
+
+
+def _is_decimal(text: str) -> bool:
+    # str.isdigit() accepts non-ASCII digits such as '٣' or '²'; only ASCII counts here.
+    return bool(text) and all("0" <= ch <= "9" for ch in text)
+
+
+def parse(spec: str, *, allow_zero: bool = False) -> int:
+    """A signal from a number, a name in any case with or without SIG, or RTMIN+N / RTMAX-N.
+
+    With allow_zero, "0" and "none" give 0, meaning "no signal".
+    """
+    text = spec.strip()
+    upper = text.upper()
+    if allow_zero and upper in ("0", "NONE"):
+        return 0
+    if _is_decimal(text):
+        signo = int(text)
+        if signo in VALID:
+            return signo
+        raise SignalSpecError("signal number %s is not valid here: use %s" % (text, _ACCEPTED))
+    if upper.startswith("SIG"):
+        upper = upper[3:]
+    for base, value, sign in (("RTMIN", SIGRTMIN, 1), ("RTMAX", SIGRTMAX, -1)):
+        if upper == base:
+            return value
+        if upper.startswith(base) and upper[len(base) : len(base) + 1] in ("+", "-"):
+            offset_text = upper[len(base) + 1 :]
+            offset_sign = 1 if upper[len(base)] == "+" else -1
+            if _is_decimal(offset_text) and offset_sign == sign:
+                signo = value + sign * int(offset_text)
+                if SIGRTMIN <= signo <= SIGRTMAX:
+                    return signo
+            raise SignalSpecError(
+                "real-time signal %r is out of range: RTMIN+0..RTMIN+%d or RTMAX-0..RTMAX-%d"
+                % (spec, SIGRTMAX - SIGRTMIN, SIGRTMAX - SIGRTMIN)
+            )
+    signo = _names().get(upper) if upper else None
+    if signo is None:
+        raise SignalSpecError("unknown signal %r: use %s" % (spec, _ACCEPTED))
+    return signo
+
+
+def parse_list(spec: str) -> frozenset[int]:
+    """Comma- or space-separated signals: "TERM,INT 3"."""
+    items = spec.replace(",", " ").split()
+    return frozenset(parse(item) for item in items)
+
+
+def parse_rewrite(spec: str) -> tuple[int, int]:
+    """FROM:TO, where TO may be 0 or none to drop the signal."""
+    source, sep, target = spec.partition(":")
+    if not sep:
+        raise SignalSpecError(
+            "rewrite %r needs the form FROM:TO (e.g. TERM:QUIT, 15:3, RTMIN+1:USR1, HUP:none)" % spec
+        )
+    try:
+        from_signo = parse(source)
+    except SignalSpecError as exc:
+        raise SignalSpecError("rewrite %r: the FROM part: %s" % (spec, exc)) from None
+    if from_signo in UNCATCHABLE or from_signo == signal.SIGCHLD:
+        raise SignalSpecError(
+            "rewrite %r: %s never reaches pyinit as a signal to forward" % (spec, name(from_signo))
+        )
+    try:
+        to_signo = parse(target, allow_zero=True)
+    except SignalSpecError as exc:
+        raise SignalSpecError("rewrite %r: the TO part: %s, or 0/none to drop it" % (spec, exc)) from None
+    return from_signo, to_signo
