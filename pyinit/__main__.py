@@ -1,0 +1,5 @@
+"""python -m pyinit"""
+
+from pyinit.main import main
+
+main()

@@ -1,0 +1,283 @@
+"""Start the command: fork, set the child up, exec.  The only place that forks.
+
+The child-side setup is one straight function, `_setup_and_exec`, whose order is the design:
+process group or session -> terminal -> signal dispositions -> credentials -> environment ->
+signal mask -> exec.  It never writes to stderr; it reports to the parent through a
+close-on-exec pipe (as CPython's subprocess does), so the parent can print one clear line and
+exit 127 or 126 when the exec fails, and log the child's notes in order.
+
+The same function, minus the fork, is exec mode (`pyinit exec`, gosu): switch and exec in place.
+"""
+
+from __future__ import annotations
+
+import errno as errno_codes
+import os
+import signal
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .privileges import Credentials
+
+# Exec errors that mean "try the next PATH entry", as execvp(3) does.
+_TRY_NEXT = frozenset(
+    {errno_codes.ENOENT, errno_codes.ENOTDIR, errno_codes.ESTALE, errno_codes.ENODEV, errno_codes.ETIMEDOUT}
+)
+_NOT_FOUND = frozenset({errno_codes.ENOENT, errno_codes.ENOTDIR})
+
+
+class SetupError(Exception):
+    """A child-side step failed: which step, and the errno."""
+
+    def __init__(self, step: str, errno: int, detail: str = "") -> None:
+        super().__init__(step, errno, detail)
+        self.step = step
+        self.errno = errno
+        self.detail = detail
+
+    @property
+    def reason(self) -> str:
+        return self.detail or os.strerror(self.errno)
+
+    @property
+    def not_found(self) -> bool:
+        return self.step == "exec" and self.errno in _NOT_FOUND
+
+
+class Plan:
+    """What the child-side setup needs, decided by the parent before the fork."""
+
+    __slots__ = (
+        "argv",
+        "credentials",
+        "env",
+        "parent_pid",
+        "restore_mask",
+        "restore_sigchld",
+        "session",
+        "sh_fallback",
+        "take_terminal",
+    )
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        *,
+        session: str = "pgroup",
+        take_terminal: bool = False,
+        restore_mask: set[int] | frozenset[int] = frozenset(),
+        restore_sigchld: object = signal.SIG_DFL,
+        credentials: Credentials | None = None,
+        sh_fallback: bool = True,
+    ) -> None:
+        self.argv = argv
+        self.env = env
+        self.session = session
+        self.take_terminal = take_terminal
+        self.restore_mask = restore_mask
+        self.restore_sigchld = restore_sigchld
+        self.credentials = credentials
+        self.sh_fallback = sh_fallback
+        self.parent_pid = os.getpid()
+
+
+class Child:
+    """A started child: its pid, its process group, and the notes its setup sent back."""
+
+    __slots__ = ("notes", "pgid", "pid")
+
+    def __init__(self, pid: int, pgid: int, notes: list[tuple[str, int]]) -> None:
+        self.pid = pid
+        self.pgid = pgid
+        self.notes = notes
+
+
+class ExecFailed(Exception):
+    """The child could not be set up or exec'd; it has been reaped."""
+
+    def __init__(self, error: SetupError, pid: int) -> None:
+        super().__init__(error)
+        self.error = error
+        self.pid = pid
+
+
+def terminal_is_ours() -> bool:
+    """stdin is our controlling terminal and our process group is in its foreground.
+
+    Only then may the terminal be handed to the child: a pyinit started in the background
+    (`pyinit cmd &`) must not steal the foreground from the shell.
+    """
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
+
+
+def spawn(plan: Plan) -> Child:
+    """Fork and exec plan.argv; return once the exec happened (or raise ExecFailed).
+
+    The caller must have blocked every signal it handles *before* calling: a child that exits
+    at once then leaves a pending SIGCHLD instead of a lost one (dumb-init #102), and signals
+    that arrive while the child starts wait for the supervisor loop.
+    """
+    read_end, write_end = os.pipe()  # both close-on-exec: the exec itself closes write_end
+    pid = os.fork()
+    if pid == 0:  # child: never return into the parent's code, whatever happens
+        try:
+            os.close(read_end)
+            _setup_and_exec(plan, lambda record: _send(write_end, record))
+        except SetupError as exc:
+            _send(write_end, "F %s %d %s" % (exc.step, exc.errno, exc.detail))
+        except BaseException as exc:
+            detail = ("%s: %s" % (type(exc).__name__, exc)).replace("\n", " ")
+            _send(write_end, "F internal %d %s" % (errno_codes.EIO, detail))
+        finally:
+            os._exit(127)
+    os.close(write_end)
+    if plan.session == "pgroup":
+        # Set the group from both sides, as shells do, so the parent never forwards to a group
+        # that does not exist yet.  EACCES: the child already exec'd (it set it itself).
+        try:
+            os.setpgid(pid, pid)
+        except OSError:
+            pass
+    report = _read_all(read_end)
+    os.close(read_end)
+    notes: list[tuple[str, int]] = []
+    for line in report.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind == "N":
+            note, _, number = rest.partition(" ")
+            notes.append((note, int(number or 0)))
+        elif kind == "F":
+            step, _, rest = rest.partition(" ")
+            number, _, detail = rest.partition(" ")
+            os.waitpid(pid, 0)  # reap it here: the exec failed, nothing else will
+            raise ExecFailed(SetupError(step, int(number), detail), pid)
+    pgid = pid if plan.session in ("pgroup", "setsid") else os.getpgrp()
+    return Child(pid, pgid, notes)
+
+
+def exec_in_place(plan: Plan, note: Callable[[str], None] | None = None) -> None:
+    """Exec mode: the same setup, without a fork; raises SetupError when it fails."""
+    _setup_and_exec(plan, note or (lambda record: None))
+
+
+def _send(fd: int, record: str) -> None:
+    try:
+        os.write(fd, (record + "\n").encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return b"".join(chunks).decode("utf-8", "replace")
+        chunks.append(chunk)
+
+
+def _setup_and_exec(plan: Plan, report: Callable[[str], None]) -> None:
+    """Child side.  Runs with every signal blocked (inherited from the parent across fork)."""
+    # 1. Process group or session first: the terminal steps below act on it, and the parent
+    #    forwards signals to this group from the moment spawn() returns.
+    if plan.session == "pgroup":
+        try:
+            os.setpgid(0, 0)
+        except OSError as exc:
+            raise SetupError("setpgid", exc.errno) from None
+    elif plan.session == "setsid":
+        try:
+            os.setsid()
+        except OSError as exc:
+            raise SetupError("setsid", exc.errno) from None
+
+    # 2. Terminal.  SIGTTOU is still blocked here, so tcsetpgrp from a background group cannot
+    #    stop us; doing it in the child (not the parent) avoids racing the program's own
+    #    terminal calls (tini does the same).
+    if plan.take_terminal:
+        if plan.session == "pgroup":
+            try:
+                os.tcsetpgrp(0, os.getpgrp())
+            except OSError as exc:
+                if exc.errno not in (errno_codes.ENOTTY, errno_codes.ENXIO):
+                    report("N tcsetpgrp %d" % exc.errno)
+        elif plan.session == "setsid":
+            import fcntl
+            import termios
+
+            try:
+                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            except OSError as exc:
+                report("N tty-attach %d" % exc.errno)
+    if plan.session == "setsid":
+        report("N setsid 0")
+
+    # 3. Signal dispositions.  CPython ignores SIGPIPE and SIGXFSZ at start-up, and an ignored
+    #    disposition survives exec: undo that, or `yes | head -1` would not die of SIGPIPE.
+    #    SIGCHLD goes back to what pyinit inherited (pyinit itself needs the default).  Python's
+    #    own SIGINT handler must go before the mask is restored below, or a pending SIGINT would
+    #    raise KeyboardInterrupt here instead of reaching the program.  Every other disposition
+    #    is left as inherited (exec resets caught ones to default by itself).
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    signal.signal(signal.SIGCHLD, plan.restore_sigchld)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    # 4. Credentials: groups, then gid, then uid (each needs the privilege the next one drops),
+    #    then verified.  After this the program cannot regain root.
+    env = plan.env
+    if plan.credentials is not None:
+        plan.credentials.apply()
+        env = plan.credentials.environ(env)
+
+    # 5. Socket activation: LISTEN_PID named pyinit; the sockets are now the child's.
+    if env.get("LISTEN_PID") == str(plan.parent_pid):
+        env = dict(env, LISTEN_PID=str(os.getpid()))
+
+    # 6. The signal mask pyinit inherited, last: from here on a pending signal acts on this
+    #    process with the program's (default) dispositions, never with Python code.
+    signal.pthread_sigmask(signal.SIG_SETMASK, plan.restore_mask)
+
+    # 7. Exec.  Nothing after this runs on success.
+    execvpe(plan.argv, env, sh_fallback=plan.sh_fallback)
+
+
+def execvpe(argv: list[str], env: dict[str, str], *, sh_fallback: bool = True) -> None:
+    """execvp(3) semantics with an explicit environment; raises SetupError("exec", errno).
+
+    PATH search as glibc does it: names containing '/' are not searched; EACCES from one entry
+    is remembered while the search goes on; a file that is not a binary and has no #! line is
+    run by /bin/sh when sh_fallback (POSIX execvp; gosu does not).
+    """
+    file = argv[0] if argv else ""
+    if not file:
+        raise SetupError("exec", errno_codes.ENOENT)
+    if "/" in file:
+        candidates = [file]
+    else:
+        search_path = env.get("PATH", os.defpath)
+        candidates = [os.path.join(entry or ".", file) for entry in search_path.split(":")]
+    saw_eacces = False
+    for path in candidates:
+        try:
+            os.execve(path, argv, env)
+        except OSError as exc:
+            if exc.errno == errno_codes.ENOEXEC and sh_fallback:
+                try:
+                    os.execve("/bin/sh", ["/bin/sh", path] + argv[1:], env)
+                except OSError as sh_exc:
+                    raise SetupError("exec", sh_exc.errno) from None
+            if exc.errno == errno_codes.EACCES:
+                saw_eacces = True
+                continue
+            if exc.errno in _TRY_NEXT and len(candidates) > 1:
+                continue
+            raise SetupError("exec", exc.errno) from None
+    raise SetupError("exec", errno_codes.EACCES if saw_eacces else errno_codes.ENOENT)

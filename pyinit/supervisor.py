@@ -1,0 +1,364 @@
+"""The loop: wait for a signal, then forward, rewrite, delay, reap, stop or shut down.
+
+Every signal pyinit handles is blocked (main.py did it before the fork) and collected here with
+sigwaitinfo, so no Python signal handler ever runs and an idle pyinit makes no system call at
+all.  A deadline (grace period, delayed signal) is the only reason to wait with a timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from . import procfs
+from .log import DEBUG, INFO, WARN, Log
+from .signals import HANDLED, TTY_STOPS
+from .signals import name as signame
+from .spawn import Child, terminal_is_ours
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .config import Config
+
+_WAIT_FLAGS = os.WNOHANG | os.WUNTRACED | os.WCONTINUED
+# After this many consecutive internal errors the loop gives up on finesse and only reaps.
+_MAX_CONSECUTIVE_ERRORS = 50
+
+
+def exit_code(status: int) -> int:
+    """The shell's view of a wait status: the exit code, or 128+N when signal N killed it."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+class Supervisor:
+    def __init__(self, config: Config, log: Log, child: Child, *, took_terminal: bool) -> None:
+        self.config = config
+        self.log = log
+        self.main_pid = child.pid
+        self.pgid = child.pgid
+        self.took_terminal = took_terminal
+        self.pid1 = os.getpid() == 1
+        self.handled = set(HANDLED)
+        self.main_code: int | None = None  # the main child's status, once reaped
+        self.main_stopped = False
+        self.deadline: float | None = None  # end of the grace period, once one started
+        self.escalated = False
+        self.held: dict[int, float] = {}  # delayed signals: signo -> when to forward it
+        self.result: int | None = None  # pyinit's exit code, once it is time to exit
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        errors = 0
+        while self.result is None:
+            try:
+                info = self._wait()
+                if info is None:
+                    self._on_timer()
+                else:
+                    self._on_signal(info)
+                errors = 0
+            except Exception as exc:  # PID 1 must outlive its own bugs while the child lives
+                errors += 1
+                self.log.error("internal-error", "internal error, carrying on: %r" % (exc,))
+                if errors >= _MAX_CONSECUTIVE_ERRORS:
+                    return self._reap_only()
+        return self.result
+
+    def _wait(self) -> signal.struct_siginfo | None:
+        due = self._next_deadline()
+        if due is None:
+            return signal.sigwaitinfo(self.handled)
+        return signal.sigtimedwait(self.handled, max(0.0, due - time.monotonic()))
+
+    def _next_deadline(self) -> float | None:
+        candidates = list(self.held.values())
+        if self.deadline is not None:
+            candidates.append(self.deadline)
+        return min(candidates) if candidates else None
+
+    def _reap_only(self) -> int:
+        """Last resort: no forwarding, just wait for the main child (and reap the rest)."""
+        while self.main_code is None:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                return 1
+            except OSError:
+                continue
+            if pid == self.main_pid:
+                self.main_code = exit_code(status)
+        return self.main_code
+
+    # --- signals ----------------------------------------------------------------------------
+
+    def _on_signal(self, info: signal.struct_siginfo) -> None:
+        signo = info.si_signo
+        if self.log.wants(DEBUG):
+            self.log.debug(
+                "signal",
+                "received %s from pid %d" % (signame(signo), info.si_pid),
+                signo=signo,
+                signal=signame(signo),
+                sender=info.si_pid,
+                description=signal.strsignal(signo) or str(signo),
+            )
+        if signo == signal.SIGCHLD:
+            self._reap()
+        else:
+            self._on_forwardable(signo)
+
+    def _on_forwardable(self, signo: int) -> None:
+        if signo in self.held:  # a second copy of a held signal: no more waiting
+            del self.held[signo]
+            self._forward_received(signo)
+            return
+        if signo == signal.SIGINT and self.held:  # an impatient operator: release everything
+            for held in list(self.held):
+                del self.held[held]
+                self._forward_received(held)
+        delay = self.config.delay_for(signo)
+        if delay > 0 and self.main_code is None:
+            self.held[signo] = time.monotonic() + delay
+            self.log.info(
+                "delayed",
+                "holding %s for %gs before forwarding it" % (signame(signo), delay),
+                signo=signo,
+                signal=signame(signo),
+                seconds=delay,
+            )
+            return
+        self._forward_received(signo)
+
+    def _forward_received(self, signo: int) -> None:
+        """Rewrite, forward, and act on what forwarding it means (grace, suspension)."""
+        target = self.config.rewrite(signo)
+        if target != signo:
+            self.log.debug(
+                "rewritten",
+                "rewriting %s to %s" % (signame(signo), signame(target) if target else "nothing"),
+                signo=signo,
+                to=target,
+            )
+        if target == 0:
+            self.log.debug("dropped", "not forwarding %s (rewritten to none)" % signame(signo), signo=signo)
+        else:
+            if target == signal.SIGCONT:
+                self._give_terminal_back()
+            self._forward(target)
+            if target in self.config.stop_signals:
+                self._start_grace()
+        if signo in TTY_STOPS and self.config.suspend == "on-signal":
+            self._suspend_self()
+
+    def _forward(self, signo: int) -> None:
+        if self.main_code is not None:
+            self._signal_owned(signo)
+            return
+        group = self.config.forward_to == "group" and self.config.session != "none"
+        dest = -self.pgid if group else self.main_pid
+        what = "process group %d" % self.pgid if group else "pid %d" % self.main_pid
+        try:
+            os.kill(dest, signo)
+        except OSError as exc:
+            level = DEBUG if isinstance(exc, ProcessLookupError) else WARN
+            self.log.emit(
+                level,
+                "forward-failed",
+                "could not forward %s to %s: %s" % (signame(signo), what, exc.strerror),
+                signo=signo,
+                errno=exc.errno,
+            )
+            return
+        if self.log.wants(DEBUG):
+            self.log.debug(
+                "forwarded",
+                "forwarded %s to %s" % (signame(signo), what),
+                signo=signo,
+                signal=signame(signo),
+                target=dest,
+            )
+        if self.main_stopped and signo in self.config.stop_signals:
+            # A stopped program cannot act on the request until it runs again.
+            try:
+                os.kill(dest, signal.SIGCONT)
+            except OSError:
+                pass
+
+    def _signal_owned(self, signo: int) -> int:
+        """Signal every live process pyinit owns; return how many were signalled."""
+        processes = procfs.owned_processes()
+        if processes is None:  # no usable /proc: the main child's group is the best guess
+            if self.config.session == "none":
+                return 0
+            try:
+                os.kill(-self.pgid, signo)
+            except OSError:
+                return 0
+            return 1
+        return sum(procfs.send(process, signo) for process in processes)
+
+    def _give_terminal_back(self) -> None:
+        """After `fg` resumed pyinit, the program's group gets the terminal again."""
+        ours = self.took_terminal and self.config.session == "pgroup" and self.main_code is None
+        if ours and terminal_is_ours():
+            try:
+                os.tcsetpgrp(0, self.pgid)
+            except OSError:
+                pass
+
+    # --- job control --------------------------------------------------------------------------
+
+    def _may_suspend(self) -> bool:
+        """A parent could see pyinit stopped and resume it: a job-control shell, not a PID 1.
+
+        Mirrors the kernel's orphaned-process-group rule: a stop with nobody to send SIGCONT
+        would wedge pyinit with every later signal pending.
+        """
+        if self.pid1:
+            return False
+        try:
+            parent = os.getppid()
+            return os.getsid(parent) == os.getsid(0) and os.getpgid(parent) != os.getpgrp()
+        except OSError:
+            return False
+
+    def _suspend_self(self) -> None:
+        self.log.info("suspending", "stopping pyinit too, so the parent shell sees the job stopped")
+        os.kill(os.getpid(), signal.SIGSTOP)  # returns once a SIGCONT resumed us
+
+    def _on_main_stopped(self, stopsig: int) -> None:
+        self.main_stopped = True
+        self.log.info(
+            "child-stopped",
+            "the program was stopped by %s" % signame(stopsig),
+            pid=self.main_pid,
+            signo=stopsig,
+        )
+        if self.config.suspend == "with-child" and self._may_suspend():
+            self._suspend_self()
+
+    # --- reaping and the end ------------------------------------------------------------------
+
+    def _reap(self) -> None:
+        """Collect every child that changed state: one SIGCHLD may stand for many."""
+        while self.result is None:
+            try:
+                pid, status = os.waitpid(-1, _WAIT_FLAGS)
+            except ChildProcessError:
+                if self.main_code is not None:
+                    self._finish()
+                return
+            if pid == 0:
+                return
+            is_main = pid == self.main_pid and self.main_code is None
+            if os.WIFSTOPPED(status):
+                if is_main:
+                    self._on_main_stopped(os.WSTOPSIG(status))
+                continue
+            if os.WIFCONTINUED(status):
+                if is_main:
+                    self.main_stopped = False
+                continue
+            code = exit_code(status)
+            self._log_reaped(pid, status, code, is_main)
+            if is_main:
+                self.main_code = code
+                self._on_main_exit()
+
+    def _log_reaped(self, pid: int, status: int, code: int, is_main: bool) -> None:
+        warn = self.config.warn_on_reap and not is_main
+        level = INFO if is_main else WARN if warn else DEBUG
+        if not self.log.wants(level):
+            return
+        fields: dict[str, object] = {"pid": pid, "main": is_main, "code": code, "warn_on_reap": warn}
+        if os.WIFSIGNALED(status):
+            signo = os.WTERMSIG(status)
+            fields.update(signal=signo, description=signal.strsignal(signo) or str(signo))
+            how = "killed by %s" % signame(signo)
+        else:
+            how = "exited with status %d" % code
+        who = "the program (pid %d)" % pid if is_main else "reaped zombie process %d" % pid
+        self.log.emit(level, "reaped", "%s %s" % (who, how), **fields)
+
+    def _on_main_exit(self) -> None:
+        mode = self.config.on_main_exit
+        if mode == "exit":
+            if self.config.exit_signal:
+                self._send_exit_signal(self.config.exit_signal)
+            self._finish()
+        elif mode == "stop":
+            target = self.config.rewrite(signal.SIGTERM)
+            count = self._signal_owned(target) if target else 0
+            if count:
+                self._start_grace()
+                self.log.info(
+                    "stopping-others",
+                    "the program exited; sent %s to %d remaining process(es)" % (signame(target), count),
+                    signo=target,
+                    count=count,
+                )
+        # "wait", and "stop" once the others are gone: _reap() finishes when no child is left.
+
+    def _send_exit_signal(self, signo: int) -> None:
+        """dumb-init: when the main child exits, signal its group (rewritten), then exit."""
+        target = self.config.rewrite(signo)
+        if target != signo:
+            self.log.debug(
+                "rewritten", "rewriting %s to %s" % (signame(signo), target), signo=signo, to=target
+            )
+        if target == 0:
+            self.log.debug("dropped", "not sending %s (rewritten to none)" % signame(signo), signo=signo)
+            return
+        if self.config.forward_to == "group" and self.config.session != "none":
+            # The group outlives its reaped leader while members remain; their pids pin the id.
+            try:
+                os.kill(-self.pgid, target)
+            except OSError:
+                pass
+        self.log.debug("forwarded", "sent %s to the program's group" % signame(target), signo=target)
+
+    def _start_grace(self) -> None:
+        grace = self.config.grace
+        if grace is None or self.deadline is not None or self.escalated:
+            return
+        self.deadline = time.monotonic() + grace
+        self.log.debug("grace", "grace period of %gs started" % grace, seconds=grace)
+
+    def _on_timer(self) -> None:
+        now = time.monotonic()
+        for signo, due in list(self.held.items()):
+            if due <= now:
+                del self.held[signo]
+                self._forward_received(signo)
+        if self.deadline is not None and self.deadline <= now:
+            self.deadline = None
+            self._escalate()
+
+    def _escalate(self) -> None:
+        """The grace period is over: SIGKILL the program's group and every other descendant."""
+        self.escalated = True
+        if self.main_code is None:
+            # The main child is not reaped yet, so neither its pid nor its group id can have
+            # been reused: one kill reaches the whole group at once.
+            for dest in ((-self.pgid,) if self.config.session != "none" else ()) + (self.main_pid,):
+                try:
+                    os.kill(dest, signal.SIGKILL)
+                except OSError:
+                    pass
+        count = self._signal_owned(signal.SIGKILL)
+        self.log.warn(
+            "escalation",
+            "grace period of %gs is over: sent SIGKILL to the program and %d other process(es)"
+            % (self.config.grace, count),
+            seconds=self.config.grace,
+            count=count,
+        )
+
+    def _finish(self) -> None:
+        code = self.main_code if self.main_code is not None else 1
+        final = 0 if code in self.config.success_codes else code
+        self.log.info("exit", "exiting with status %d" % final, code=code, status=final)
+        self.result = final

@@ -1,0 +1,235 @@
+"""Running pyinit for real in tests: as PID 1 of a new PID namespace, or as a plain process.
+
+Everything here waits by polling with a generous deadline: the machines are shared and noisy,
+so no test asserts on a tight duration.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+PYINIT = [sys.executable, "-m", "pyinit"]
+# An environment without PYINIT_* settings, with the package importable from the checkout.
+BASE_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("PYINIT_", "TINI_", "DUMB_INIT_"))}
+BASE_ENV["PYTHONPATH"] = str(ROOT)
+BASE_ENV.pop("PYTHONWARNINGS", None)
+
+UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+
+
+def program(name: str, *args: str) -> list[str]:
+    """Command line of a helper program in tests/programs."""
+    return [sys.executable, "-I", str(PROGRAMS / (name + ".py")), *args]
+
+
+@functools.cache
+def can_unshare() -> str | None:
+    """None if we may create PID namespaces, else the reason why not."""
+    if os.geteuid() != 0:
+        return "needs root to create PID namespaces (unshare --pid)"
+    try:
+        result = subprocess.run(UNSHARE + ["true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "unshare unavailable: %s" % exc
+    if result.returncode != 0:
+        return "unshare --pid --fork --mount-proc failed: %s" % result.stderr.decode().strip()
+    return None
+
+
+def needs_pidns() -> None:
+    reason = can_unshare()
+    if reason:
+        pytest.skip(reason)
+
+
+def wait_until(condition, timeout: float = 30.0, interval: float = 0.02, message: str = ""):
+    """Poll condition() until it returns something truthy; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %gs waiting for %s" % (timeout, message or condition))
+        time.sleep(interval)
+
+
+def run(
+    args: list[str], *, env: dict | None = None, timeout: float = 60, **kwargs
+) -> subprocess.CompletedProcess:
+    """Run pyinit with args to completion (not as PID 1); capture text output."""
+    return subprocess.run(
+        PYINIT + args,
+        env=dict(BASE_ENV, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+def run_pid1(
+    args: list[str], *, env: dict | None = None, timeout: float = 60, **kwargs
+) -> subprocess.CompletedProcess:
+    """Run pyinit with args to completion as PID 1 of a new PID namespace."""
+    needs_pidns()
+    return subprocess.run(
+        UNSHARE + PYINIT + args,
+        env=dict(BASE_ENV, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+class Init:
+    """A running pyinit: as PID 1 of a new PID namespace (pid1=True) or as a plain child.
+
+    Output goes to files in tmp_path (no pipe can fill up and block anything).
+    """
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        args: list[str],
+        *,
+        pid1: bool = True,
+        env: dict | None = None,
+        prefix: list[str] | None = None,
+    ) -> None:
+        if pid1:
+            needs_pidns()
+        self.pid1 = pid1
+        self.stdout_path = tmp_path / ("init-%d.out" % id(self))
+        self.stderr_path = tmp_path / ("init-%d.err" % id(self))
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                (prefix or []) + (UNSHARE if pid1 else []) + PYINIT + args,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=dict(BASE_ENV, **(env or {})),
+                start_new_session=True,
+            )
+        self._init_pid: int | None = None
+
+    # --- who is who -------------------------------------------------------------------------
+
+    @property
+    def init_pid(self) -> int:
+        """pyinit's pid as seen from the test (outside the namespace)."""
+        if self._init_pid is None:
+            if not self.pid1:
+                self._init_pid = self.proc.pid
+            else:
+
+                def found():
+                    kids = psutil.Process(self.proc.pid).children()
+                    return kids[0].pid if kids else None
+
+                self._init_pid = wait_until(found, message="pyinit to start under unshare")
+        return self._init_pid
+
+    @property
+    def program_pid(self) -> int:
+        """The main child's pid (the program pyinit runs)."""
+
+        def found():
+            try:
+                kids = psutil.Process(self.init_pid).children()
+            except psutil.NoSuchProcess:
+                return None
+            return kids[0].pid if kids else None
+
+        return wait_until(found, message="the program to start")
+
+    def descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.init_pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def zombies(self) -> list[psutil.Process]:
+        result = []
+        for proc in self.descendants():
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    result.append(proc)
+            except psutil.NoSuchProcess:
+                pass
+        return result
+
+    # --- output -------------------------------------------------------------------------------
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 30.0) -> None:
+        wait_until(
+            lambda: text in self.stdout or self.proc.poll() is not None,
+            timeout,
+            message="%r on stdout" % text,
+        )
+        assert text in self.stdout, "pyinit ended (rc=%s) before printing %r\nstdout: %s\nstderr: %s" % (
+            self.proc.returncode,
+            text,
+            self.stdout[-2000:],
+            self.stderr[-2000:],
+        )
+
+    # --- control ------------------------------------------------------------------------------
+
+    def send(self, signo: int) -> None:
+        """Signal pyinit from outside, as `docker kill -s` does."""
+        os.kill(self.init_pid, signo)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        """pyinit's exit status (unshare passes it through)."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                "pyinit did not exit within %gs\nstderr: %s" % (timeout, self.stderr[-2000:])
+            ) from None
+
+    def cleanup(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                for proc in psutil.Process(self.proc.pid).children(recursive=True):
+                    proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+def signal_mask(*signals: int) -> int:
+    mask = 0
+    for signo in signals:
+        mask |= 1 << (signo - 1)
+    return mask
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    with open("/proc/%d/status" % pid) as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+CATCHABLE = sorted(set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD})

@@ -1,0 +1,74 @@
+"""Every catchable signal sent to pyinit reaches the program: its whole group by default, the
+program alone with --single-child.  SIGCHLD is pyinit's own and is never forwarded."""
+
+import os
+import signal
+
+import pytest
+
+from support import CATCHABLE, program, wait_until
+
+
+def received(path):
+    """{role: [signo, ...]} from a recorder's output file."""
+    result = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            role, signo = line.split()
+            result.setdefault(role, []).append(int(signo))
+    return result
+
+
+def send_and_wait(init, record, signo, roles):
+    """Send signo to pyinit and wait until each of `roles` has recorded it once more."""
+    before = {role: received(record).get(role, []).count(signo) for role in roles}
+    init.send(signo)
+    wait_until(
+        lambda: all(received(record).get(role, []).count(signo) > before[role] for role in roles),
+        message="%s to reach %s" % (signal.Signals(signo).name if signo < 32 else signo, roles),
+    )
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("as_pid1", [True, False], ids=["pid1", "subreaper"])
+def test_every_catchable_signal_reaches_every_process_in_the_group(start_init, tmp_path, as_pid1):
+    record = tmp_path / "signals"
+    init = start_init(program("recorder", str(record), "--grandchild"), pid1=as_pid1)
+    init.wait_for_output("ready")
+    program_pid = init.program_pid
+    group = [p.pid for p in init.descendants()]
+    assert len(group) == 2 and all(os.getpgid(pid) == program_pid for pid in group)
+    for signo in CATCHABLE:
+        send_and_wait(init, record, signo, ["program", "grandchild"])
+    for role in ("program", "grandchild"):
+        assert sorted(set(received(record)[role])) == CATCHABLE
+    assert init.proc.poll() is None
+
+
+@pytest.mark.timeout(120)
+def test_single_child_forwards_to_the_program_alone(start_init, tmp_path):
+    record = tmp_path / "signals"
+    init = start_init(["--single-child", *program("recorder", str(record), "--grandchild")])
+    init.wait_for_output("ready")
+    assert len(init.descendants()) == 2
+    for signo in (signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP, signal.SIGRTMIN + 1):
+        send_and_wait(init, record, signo, ["program"])
+    assert "grandchild" not in received(record)
+
+
+@pytest.mark.timeout(60)
+def test_sigchld_is_not_forwarded(start_init, tmp_path):
+    record = tmp_path / "signals"
+    init = start_init(["--", *program("recorder", str(record))])
+    init.wait_for_output("ready")
+    init.send(signal.SIGCHLD)
+    send_and_wait(init, record, signal.SIGUSR1, ["program"])  # a marker sent after it
+    assert signal.SIGCHLD not in received(record)["program"]
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_to_pid1_ends_the_program_and_pyinit_with_143(start_init):
+    init = start_init(["sleep", "100"])
+    assert init.program_pid
+    init.send(signal.SIGTERM)
+    assert init.wait() == 128 + signal.SIGTERM

@@ -1,0 +1,47 @@
+"""pyinit reaps every child, orphans included, as PID 1 and as a subreaper."""
+
+import pytest
+
+from support import program, run, run_pid1, wait_until
+
+
+def assert_all_orphans_reaped(init, count):
+    init.wait_for_output("done", timeout=120)
+    program_pid = init.program_pid
+    # Every orphan was re-parented to pyinit and must be reaped: nothing but the program is
+    # left below pyinit, and no zombie anywhere.
+    wait_until(
+        lambda: [p.pid for p in init.descendants()] == [program_pid],
+        timeout=60,
+        message="the %d orphans to be reaped" % count,
+    )
+    assert init.zombies() == []
+    assert init.proc.poll() is None
+
+
+@pytest.mark.timeout(180)
+def test_a_thousand_orphaned_grandchildren_are_all_reaped_as_pid1(start_init):
+    init = start_init(program("orphans", "1000"))
+    assert_all_orphans_reaped(init, 1000)
+
+
+@pytest.mark.timeout(180)
+def test_orphans_are_reaped_by_a_subreaper_when_not_pid1(start_init):
+    init = start_init(["-v", *program("orphans", "300", "--linger", "0.2")], pid1=False)
+    assert_all_orphans_reaped(init, 300)
+    assert "registered as child subreaper" in init.stderr
+
+
+@pytest.mark.timeout(120)
+def test_orphans_still_alive_when_the_program_exits_are_stopped_and_reaped(start_init):
+    init = start_init(["sh", "-c", "sleep 100 & sleep 100 & exit 6"])
+    assert init.wait() == 6
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("runner", [run, run_pid1], ids=["subreaper", "pid1"])
+def test_a_program_that_exits_at_once_is_reaped_and_its_status_returned(runner):
+    # `true` is gone long before pyinit reaches its loop; its SIGCHLD must wait in the queue.
+    for attempt in range(40):
+        assert runner(["true"]).returncode == 0, attempt
+        assert runner(["sh", "-c", "exit 7"]).returncode == 7, attempt

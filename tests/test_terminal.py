@@ -1,0 +1,53 @@
+"""Through a real pseudo-terminal: Ctrl-C reaches the program, and a shell under pyinit has job
+control (pyinit hands the terminal's foreground to the program's process group)."""
+
+import pytest
+
+from support import BASE_ENV, PYINIT, UNSHARE, can_unshare
+from ttys import Terminal
+
+MODES = ["plain", "pid1"]
+
+
+def command(mode, args):
+    if mode == "pid1":
+        reason = can_unshare()
+        if reason:
+            pytest.skip(reason)
+        return UNSHARE + PYINIT + args
+    return PYINIT + args
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", MODES)
+def test_ctrl_c_stops_the_program_with_130(mode):
+    term = Terminal(command(mode, ["sh", "-c", "echo READY; sleep 100"]), BASE_ENV)
+    try:
+        assert term.read_until(b"READY"), term.output
+        term.write(b"\x03")
+        assert term.wait() == 130
+    finally:
+        term.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", MODES)
+def test_interactive_bash_under_pyinit_has_job_control(mode):
+    env = dict(BASE_ENV, PS1="$ ", TERM="dumb")
+    term = Terminal(command(mode, ["bash", "--norc", "--noprofile", "-i"]), env)
+    try:
+        assert term.read_until(b"$ "), term.output
+        term.write(b"echo flags=$-\n")
+        assert term.read_until(b"flags="), term.output
+        term.write(b"sleep 100 &\n")
+        term.write(b"kill -STOP %1; sleep 0.2; jobs; kill -CONT %1; kill %1; wait; echo JOBS-DONE\n")
+        assert term.read_until(b"JOBS-DONE\r\n"), term.output
+        term.write(b"exit 0\n")
+        assert term.wait() == 0
+        text = term.output.decode(errors="replace")
+        assert "no job control" not in text and "cannot set terminal process group" not in text
+        flags = text.split("flags=")[-1].split()[0]
+        assert "m" in flags, text
+        assert "Stopped" in text, text
+    finally:
+        term.close()
