@@ -33,6 +33,7 @@ class Exit(Exception):
 
 
 def usage_error(message: str, prog: str = "pyinit") -> Exit:
+    """One line: what is wrong, and where to look."""
     return Exit(EXIT_PYINIT_FAILED, "%s: %s (see '%s --help')\n" % (prog, message, prog))
 
 
@@ -255,7 +256,7 @@ def parse_args(argv: list[str], environ: dict[str, str] | None = None) -> Config
                 builder.apply(key, value, variable)
             except (ValueError, SignalSpecError) as exc:
                 raise usage_error("bad %s" % _strip_what(str(exc), variable)) from None
-    if argv and argv[0] in ("exec", "probe"):
+    if argv and argv[0] == "exec":
         return _subcommand(argv[0], argv[1:], environ)
     operands: list[str] = []
     verbose_count = 0
@@ -290,5 +291,53 @@ def _strip_what(message: str, what: str) -> str:
     return message if message.startswith(what) else "%s: %s" % (what, message)
 
 
+EXEC_HELP = """\
+Usage: pyinit exec --user SPEC [OPTIONS] [--] COMMAND [ARGS...]
+
+Switch credentials and exec COMMAND in place (same pid, no supervisor): the
+gosu / su-exec step at the end of an entrypoint script.
+
+  -u, --user SPEC       user, uid, user:group, uid:gid or :group
+      --groups LIST     supplementary groups (comma-separated; empty: none)
+      --no-new-privs    set no_new_privs: exec can never gain privileges
+      --clear-caps      empty the bounding, inheritable and ambient capabilities
+  -h, --help            show this help and exit
+
+Exit status: COMMAND's; 125 if the switch failed; 126/127 if COMMAND cannot be
+executed / was not found.
+"""
+
+_EXEC_OPTIONS = [
+    Opt("u", "user", True),
+    Opt(None, "groups", True),
+    Opt(None, "no-new-privs"),
+    Opt(None, "clear-caps"),
+    Opt("h", "help"),
+]
+_EXEC_ENVIRONMENT = ("PYINIT_USER", "PYINIT_GROUPS", "PYINIT_NO_NEW_PRIVS", "PYINIT_CLEAR_CAPS")
+
+
 def _subcommand(name: str, argv: list[str], environ: dict[str, str]) -> Config:
-    raise usage_error("'pyinit %s' is not available in this version" % name)
+    """`pyinit exec ...` -> an exec-only Config.  (`pyinit probe` is its own program: main.py.)"""
+    builder = _Builder()
+    for variable in _EXEC_ENVIRONMENT:
+        value = environ.get(variable)
+        if value is not None:
+            try:
+                builder.apply(ENVIRONMENT[variable], value, variable)
+            except ValueError as exc:
+                raise usage_error("bad %s" % _strip_what(str(exc), variable), "pyinit exec") from None
+    operands: list[str] = []
+    try:
+        for key, value in scan(argv, _EXEC_OPTIONS, operands):
+            if key == "help":
+                raise Exit(0, EXEC_HELP, fd=1)
+            try:
+                builder.apply(key, "1" if value is None else value, "--" + key)
+            except ValueError as exc:
+                raise usage_error(_strip_what(str(exc), "--" + key), "pyinit exec") from None
+    except OptionError as exc:
+        raise usage_error(str(exc), "pyinit exec") from None
+    if not operands:
+        raise usage_error("no command given", "pyinit exec")
+    return builder.config(operands, exec_only=True)

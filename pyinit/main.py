@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exit as done:
         write_fd(done.fd, done.text.encode("utf-8", "replace"))
         code = done.code
+    except Exception as exc:  # a bug before the program started: one line, not a traceback
+        write_fd(
+            2, ("pyinit: internal error: %s: %s\n" % (type(exc).__name__, exc)).encode("utf-8", "replace")
+        )
+        code = EXIT_PYINIT_FAILED
     _exit(code)
 
 
@@ -71,6 +76,10 @@ def parse(argv: list[str], environ: dict[str, str] | os._Environ[str]) -> Config
             raise usage_error("--compat: unknown NAME %r: use tini, dumb-init, gosu or su-exec" % name)
         prog = name
     environ = dict(environ)
+    if personality == "pyinit" and rest[:1] == ["probe"]:
+        from . import probe  # a program of its own: runs pyinit, judges the shutdown
+
+        raise Exit(probe.main(rest[1:], environ))
     if personality == "pyinit":
         return parse_args(rest, environ)
     from . import compat  # only the drop-in command lines need it
