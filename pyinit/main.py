@@ -142,12 +142,6 @@ def _run_supervisor(config: Config, log: Log, inherited_mask: set[int], inherite
         )
         log.error("fatal", text, errno=exc.errno)
         return failed
-    # PID 1 lives as long as the container: it must not keep a directory (a mount point)
-    # busy.  The child keeps the caller's working directory.
-    try:
-        os.chdir("/")
-    except OSError:
-        pass
     log.info(
         "spawned",
         "started %r as pid %d (process group %d)" % (" ".join(config.command), child.pid, child.pgid),

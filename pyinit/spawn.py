@@ -52,6 +52,7 @@ class Plan:
     __slots__ = (
         "argv",
         "credentials",
+        "cwd_fd",
         "env",
         "parent_pid",
         "restore_mask",
@@ -82,6 +83,7 @@ class Plan:
         self.credentials = credentials
         self.sh_fallback = sh_fallback
         self.parent_pid = os.getpid()
+        self.cwd_fd = -1  # set by spawn(): the caller's working directory, for the child
 
 
 class Child:
@@ -123,8 +125,16 @@ def spawn(plan: Plan) -> Child:
     at once then leaves a pending SIGCHLD instead of a lost one (dumb-init #102), and signals
     that arrive while the child starts wait for the supervisor loop.
     """
+    # PID 1 lives as long as the container: it must not keep a directory (a mount point) busy.
+    # Move to / before the fork, so there is no moment at which the program could see pyinit
+    # still in the old directory; the child goes back to it through an O_PATH handle.
+    plan.cwd_fd = _leave_working_directory()
     read_end, write_end = os.pipe()  # both close-on-exec: the exec itself closes write_end
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        _close_quietly(read_end, write_end, plan.cwd_fd)
+        raise
     if pid == 0:  # child: never return into the parent's code, whatever happens
         try:
             os.close(read_end)
@@ -136,7 +146,7 @@ def spawn(plan: Plan) -> Child:
             _send(write_end, "F internal %d %s" % (errno_codes.EIO, detail))
         finally:
             os._exit(127)
-    os.close(write_end)
+    _close_quietly(write_end, plan.cwd_fd)
     if plan.session == "pgroup":
         # Set the group from both sides, as shells do, so the parent never forwards to a group
         # that does not exist yet.  EACCES: the child already exec'd (it set it itself).
@@ -159,6 +169,29 @@ def spawn(plan: Plan) -> Child:
             raise ExecFailed(SetupError(step, int(number), detail), pid)
     pgid = pid if plan.session in ("pgroup", "setsid") else os.getpgrp()
     return Child(pid, pgid, notes)
+
+
+def _leave_working_directory() -> int:
+    """chdir to / and return a close-on-exec handle on the old working directory (-1: stay)."""
+    try:
+        handle = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return -1
+    try:
+        os.chdir("/")
+    except OSError:
+        os.close(handle)
+        return -1
+    return handle
+
+
+def _close_quietly(*fds: int) -> None:
+    for fd in fds:
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def exec_in_place(plan: Plan, note: Callable[[str], None] | None = None) -> None:
@@ -184,6 +217,14 @@ def _read_all(fd: int) -> str:
 
 def _setup_and_exec(plan: Plan, report: Callable[[str], None]) -> None:
     """Child side.  Runs with every signal blocked (inherited from the parent across fork)."""
+    # 0. Back to the caller's working directory (the parent moved to / before the fork), first:
+    #    relative command paths and PATH entries are resolved there, and while still privileged
+    #    (the program keeps a directory its new user could not enter, as with su or gosu).
+    if plan.cwd_fd >= 0:
+        try:
+            os.fchdir(plan.cwd_fd)
+        except OSError as exc:
+            raise SetupError("fchdir", exc.errno) from None
     # 1. Process group or session first: the terminal steps below act on it, and the parent
     #    forwards signals to this group from the moment spawn() returns.
     if plan.session == "pgroup":
