@@ -59,6 +59,7 @@ _DEFAULTS: dict[str, object] = {
     "verbosity": 0,
     "log_format": "text",
     "warn_on_reap": False,  # tini -w
+    "notes": (),  # start-up lines a drop-in command line prints in debug mode (dumb-init)
     # credentials (resolved by privileges.py before the fork)
     "user": None,  # user spec: name, uid, name:group, uid:gid, :group
     "group": None,
@@ -92,6 +93,7 @@ class Config:
     verbosity: int
     log_format: str
     warn_on_reap: bool
+    notes: tuple[str, ...]
     user: str | None
     group: str | None
     groups: tuple[str, ...] | None

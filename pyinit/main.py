@@ -97,6 +97,8 @@ def run(config: Config, inherited_mask: set[int]) -> int:
 
 def _run_supervisor(config: Config, log: Log, inherited_mask: set[int], inherited_sigchld: object) -> int:
     failed = FAILURE_CODE[config.flavor]
+    for note in config.notes:
+        log.debug("note", note, dumb_init_text=note)
     # An inherited SIG_IGN for SIGCHLD makes the kernel reap children itself, and their exit
     # status would be lost: pyinit needs the default.  The child gets the inherited one back.
     if inherited_sigchld == signal.SIG_IGN:

@@ -227,6 +227,12 @@ def signal_mask(*signals: int) -> int:
     return mask
 
 
+def proc_state(pid: int) -> str:
+    """One letter: R, S, T (stopped), Z (zombie), ..."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(") ", 1)[1][0]
+
+
 def proc_status(pid: int) -> dict[str, str]:
     with open("/proc/%d/status" % pid) as f:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)

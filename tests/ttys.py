@@ -20,9 +20,10 @@ class Terminal:
         self.output = b""
         self.status = None
 
-    def read_until(self, token: bytes, timeout: float = 30.0) -> bool:
+    def read_until(self, token: bytes, timeout: float = 30.0, since: int = 0) -> bool:
+        """Read until token appears in the output (from offset `since` on)."""
         deadline = time.monotonic() + timeout
-        while token not in self.output and time.monotonic() < deadline:
+        while token not in self.output[since:] and time.monotonic() < deadline:
             ready, _, _ = select.select([self.fd], [], [], 0.1)
             if ready:
                 try:
@@ -32,7 +33,7 @@ class Terminal:
                 if not data:
                     break
                 self.output += data
-        return token in self.output
+        return token in self.output[since:]
 
     def write(self, data: bytes) -> None:
         os.write(self.fd, data)

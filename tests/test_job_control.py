@@ -1,0 +1,92 @@
+"""Job control as a shell user expects it, through a real pseudo-terminal and a real bash.
+
+Group mode (default): Ctrl-Z stops the program's group, pyinit stops itself once the program
+has stopped, so the shell sees the job stopped; `fg` resumes both and gives the terminal back to
+the program.  --single-child forwards TSTP/TTIN/TTOU as sent.
+"""
+
+import os
+import signal
+
+import pytest
+
+from support import BASE_ENV, PYINIT, proc_state, program, wait_until
+from ttys import Terminal
+
+PYINIT_CMD = " ".join(PYINIT)
+
+
+def shell():
+    env = dict(BASE_ENV, PS1="$ ", TERM="dumb")
+    term = Terminal(["bash", "--norc", "--noprofile", "-i"], env)
+    assert term.read_until(b"$ "), term.output
+    return term
+
+
+def run_line(term, line, marker):
+    """Type line; wait for marker in the output (markers are computed, like $((40+2)), so that
+    the terminal's echo of the typed line cannot match them)."""
+    start = len(term.output)
+    term.write(line.encode() + b"\n")
+    assert term.read_until(marker.encode(), since=start), term.output.decode(errors="replace")
+
+
+@pytest.mark.timeout(90)
+def test_ctrl_z_stops_the_job_and_fg_resumes_it_with_the_terminal():
+    term = shell()
+    try:
+        # exec: dash would vfork sleep, and a Ctrl-Z inside the vfork window stops the vfork child
+        # while sh waits uninterruptibly for it -- the job never reports stopped, pyinit or not.
+        run_line(term, PYINIT_CMD + " sh -c 'echo STARTED-$((40+2)); exec sleep 100'", "STARTED-42")
+        term.write(b"\x1a")  # Ctrl-Z
+        assert term.read_until(b"Stopped"), term.output
+        run_line(term, "fg", "sleep 100")  # bash echoes the command it resumes
+        term.read_until(b"\x00never\x00", timeout=0.5)
+        term.write(b"\x03")  # Ctrl-C must reach the program again: it has the terminal back
+        run_line(term, "echo STATUS=$?", "STATUS=130")
+        term.write(b"exit\n")
+        term.wait()
+    finally:
+        term.close()
+
+
+@pytest.mark.timeout(90)
+def test_tstp_sent_to_pyinit_stops_the_program_then_pyinit(tmp_path):
+    # Not a terminal keystroke: `kill -TSTP` to pyinit, run as a background job of bash.
+    term = shell()
+    try:
+        run_line(term, PYINIT_CMD + " sleep 100 & echo BG-$((1+1))", "BG-2")
+        run_line(term, "sleep 1; kill -TSTP %1; sleep 1; jobs; echo LISTED-$((2+1))", "LISTED-3")
+        text = term.output.decode(errors="replace").rsplit("LISTED-$((2+1))", 1)[-1]
+        assert "Stopped" in text, text
+        run_line(term, "kill -CONT %1; sleep 0.5; jobs; echo AGAIN-$((3+1))", "AGAIN-4")
+        after = term.output.decode(errors="replace").rsplit("AGAIN-$((3+1))", 1)[-1]
+        assert "Running" in after, after
+        run_line(term, "kill %1; wait %1; echo STATUS=$?", "STATUS=143")
+        term.write(b"exit\n")
+        term.wait()
+    finally:
+        term.close()
+
+
+@pytest.mark.timeout(60)
+def test_single_child_forwards_stop_signals_as_sent(start_init, tmp_path):
+    record = tmp_path / "signals"
+    init = start_init(["--single-child", *program("recorder", str(record))], pid1=False)
+    init.wait_for_output("ready")
+    for signo in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+        init.send(signo)
+        wait_until(lambda signo=signo: record.exists() and ("program %d" % signo) in record.read_text())
+    assert init.proc.poll() is None
+
+
+@pytest.mark.timeout(60)
+def test_pyinit_as_pid1_is_never_wedged_by_a_stopped_program(start_init):
+    # Under `docker run -it`, Ctrl-Z stops the program and nobody above can resume pyinit:
+    # pyinit must not stop itself, and `docker stop` (SIGTERM) must still end the container.
+    init = start_init(["sleep", "100"])
+    program_pid = init.program_pid
+    os.kill(program_pid, signal.SIGTSTP)
+    wait_until(lambda: proc_state(program_pid) == "T")
+    init.send(signal.SIGTERM)
+    assert init.wait() == 128 + signal.SIGTERM
