@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint example clean
+.PHONY: install test lint example compat clean
 
 STAMP := $(VENV)/.installed
 
@@ -31,6 +31,10 @@ example: install
 	else \
 	  set -x; $(VENV)/bin/pyinit -v -- sh -c 'sleep 60 & echo "program: pid $$$$, exiting 3"; exit 3'; \
 	fi; echo "pyinit exited with $$?"
+
+# tini's and dumb-init's own suites against pyinit's drop-in command lines (skips if absent).
+compat: install
+	tools/peer-suites.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
