@@ -325,7 +325,7 @@ class Supervisor:
         if grace is None or self.deadline is not None or self.escalated:
             return
         self.deadline = time.monotonic() + grace
-        self.log.debug("grace", "grace period of %gs started" % grace, seconds=grace)
+        self.log.debug("grace", "grace period of %gs started" % grace, seconds=grace, deadline=self.deadline)
 
     def _on_timer(self) -> None:
         now = time.monotonic()
@@ -334,11 +334,15 @@ class Supervisor:
                 del self.held[signo]
                 self._forward_received(signo)
         if self.deadline is not None and self.deadline <= now:
+            overdue = now - self.deadline
             self.deadline = None
-            self._escalate()
+            self._escalate(overdue)
 
-    def _escalate(self) -> None:
-        """The grace period is over: SIGKILL the program's group and every other descendant."""
+    def _escalate(self, overdue: float) -> None:
+        """The grace period is over: SIGKILL the program's group and every other descendant.
+
+        overdue: how late the timer fired (scheduling latency), reported in the event.
+        """
         self.escalated = True
         if self.main_code is None:
             # The main child is not reaped yet, so neither its pid nor its group id can have
@@ -355,6 +359,7 @@ class Supervisor:
             % (self.config.grace, count),
             seconds=self.config.grace,
             count=count,
+            overdue=round(overdue, 6),
         )
 
     def _finish(self) -> None:
