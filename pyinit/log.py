@@ -11,6 +11,7 @@ Levels follow tini's verbosity scale, so one number serves every command line:
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
@@ -18,14 +19,26 @@ ERROR, WARN, INFO, DEBUG, TRACE = 0, 1, 2, 3, 4
 LEVEL_NAMES = ("error", "warning", "info", "debug", "trace")
 
 
+# Descriptors whose reader is gone (EPIPE) or that are closed (EBADF): writing to them again
+# would only fail again -- and raise SIGPIPE each time.
+_dead_fds: set[int] = set()
+
+
 def write_fd(fd: int, data: bytes) -> None:
-    """Write all of data, or give up silently: logging must never take pyinit down."""
+    """Write all of data, or give up silently: logging must never take pyinit down.
+
+    A full disk or a full non-blocking pipe loses the line; a broken pipe or a closed
+    descriptor is not written to again.
+    """
+    if fd in _dead_fds:
+        return
     try:
         while data:
             written = os.write(fd, data)
             data = data[written:]
-    except OSError:
-        pass
+    except OSError as exc:
+        if exc.errno in (errno.EPIPE, errno.EBADF):
+            _dead_fds.add(fd)
 
 
 class Log:

@@ -136,12 +136,11 @@ def _run_supervisor(config: Config, log: Log, inherited_mask: set[int], inherite
         child = spawn(plan)
     except ExecFailed as failure:
         return _report_setup_error(config, log, failure.error)
-    except OSError as exc:
-        text = (
-            "fork failed: %s" % exc.strerror
-            if config.flavor == "tini"
-            else ("cannot start %r: %s" % (config.command[0], exc.strerror))
-        )
+    except OSError as exc:  # fork (EAGAIN: pids limit) or pipe (EMFILE) failed
+        text = {
+            "tini": "fork failed: %s" % exc.strerror,
+            "dumb-init": "[dumb-init] Unable to fork. Exiting.",
+        }.get(config.flavor, "cannot start %r: %s" % (config.command[0], exc.strerror))
         log.error("fatal", text, errno=exc.errno)
         return failed
     log.info(

@@ -128,8 +128,9 @@ def spawn(plan: Plan) -> Child:
     # PID 1 lives as long as the container: it must not keep a directory (a mount point) busy.
     # Move to / before the fork, so there is no moment at which the program could see pyinit
     # still in the old directory; the child goes back to it through an O_PATH handle.
-    plan.cwd_fd = _leave_working_directory()
     read_end, write_end = os.pipe()  # both close-on-exec: the exec itself closes write_end
+    # After the pipe, which is essential: with very few descriptors left pyinit stays put.
+    plan.cwd_fd = _leave_working_directory()
     try:
         pid = os.fork()
     except OSError:

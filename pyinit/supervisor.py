@@ -22,8 +22,12 @@ if TYPE_CHECKING:
     from .config import Config
 
 _WAIT_FLAGS = os.WNOHANG | os.WUNTRACED | os.WCONTINUED
+_SI_USER = 0  # siginfo.si_code of a signal sent with kill(2) (or raised by the kernel for a write)
 # After this many consecutive internal errors the loop gives up on finesse and only reaps.
 _MAX_CONSECUTIVE_ERRORS = 50
+# After SIGKILL, how long to wait for everything to be reaped before exiting anyway: a process
+# stuck in uninterruptible sleep (D) cannot die yet, and must not keep the container up forever.
+_LAST_CALL = 2.0
 
 
 def exit_code(status: int) -> int:
@@ -39,13 +43,15 @@ class Supervisor:
         self.main_pid = child.pid
         self.pgid = child.pgid
         self.took_terminal = took_terminal
-        self.pid1 = os.getpid() == 1
+        self.own_pid = os.getpid()
+        self.pid1 = self.own_pid == 1
         self.handled = set(HANDLED)
         self.main_code: int | None = None  # the main child's status, once reaped
         self.main_stopped = False
         self.deadline: float | None = None  # end of the grace period, once one started
         self.escalated = False
         self.held: dict[int, float] = {}  # delayed signals: signo -> when to forward it
+        self.last_call: float | None = None  # after escalation: exit by then whatever is left
         self.result: int | None = None  # pyinit's exit code, once it is time to exit
 
     # --- the loop -------------------------------------------------------------------------
@@ -75,8 +81,9 @@ class Supervisor:
 
     def _next_deadline(self) -> float | None:
         candidates = list(self.held.values())
-        if self.deadline is not None:
-            candidates.append(self.deadline)
+        for due in (self.deadline, self.last_call):
+            if due is not None:
+                candidates.append(due)
         return min(candidates) if candidates else None
 
     def _reap_only(self) -> int:
@@ -96,6 +103,11 @@ class Supervisor:
 
     def _on_signal(self, info: signal.struct_siginfo) -> None:
         signo = info.si_signo
+        if info.si_pid == self.own_pid and info.si_code == _SI_USER:
+            # pyinit's own doing: a SIGPIPE or SIGXFSZ raised by a write of pyinit's (a log
+            # line to a closed pipe).  Forwarding or even logging it would write again and
+            # raise it again, forever.  pyinit never signals itself otherwise.
+            return
         if self.log.wants(DEBUG):
             self.log.debug(
                 "signal",
@@ -107,8 +119,12 @@ class Supervisor:
             )
         if signo == signal.SIGCHLD:
             self._reap()
-        else:
-            self._on_forwardable(signo)
+            return
+        self._on_forwardable(signo)
+        # sigwaitinfo hands out the lowest-numbered pending signal first: a storm of HUP, INT,
+        # TERM ... must not starve SIGCHLD (17), or zombies would pile up until it ends.
+        if signal.SIGCHLD in signal.sigpending():
+            self._reap()
 
     def _on_forwardable(self, signo: int) -> None:
         if signo in self.held:  # a second copy of a held signal: no more waiting
@@ -292,8 +308,11 @@ class Supervisor:
         elif mode == "stop":
             target = self.config.rewrite(signal.SIGTERM)
             count = self._signal_owned(target) if target else 0
+            # The grace period runs whether or not anything could be signalled: leftovers that
+            # /proc cannot show, or a TERM rewritten to none, still end in SIGKILL.  With
+            # nothing left, the reap loop finishes at once anyway.
+            self._start_grace()
             if count:
-                self._start_grace()
                 self.log.info(
                     "stopping-others",
                     "the program exited; sent %s to %d remaining process(es)" % (signame(target), count),
@@ -337,6 +356,11 @@ class Supervisor:
             overdue = now - self.deadline
             self.deadline = None
             self._escalate(overdue)
+        elif self.last_call is not None and self.last_call <= now:
+            self.log.warn("unreaped", "processes survived SIGKILL for %gs: exiting without them" % _LAST_CALL)
+            if self.main_code is None:
+                self.main_code = 128 + signal.SIGKILL  # it was SIGKILLed; the kernel will finish it
+            self._finish()
 
     def _escalate(self, overdue: float) -> None:
         """The grace period is over: SIGKILL the program's group and every other descendant.
@@ -353,6 +377,7 @@ class Supervisor:
                 except OSError:
                     pass
         count = self._signal_owned(signal.SIGKILL)
+        self.last_call = time.monotonic() + _LAST_CALL
         self.log.warn(
             "escalation",
             "grace period of %gs is over: sent SIGKILL to the program and %d other process(es)"
