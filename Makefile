@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint example compat clean
+.PHONY: install test lint example compat zipapp docker-test clean
 
 STAMP := $(VENV)/.installed
 
@@ -20,8 +20,18 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check pyinit tests
-	$(VENV)/bin/ruff format --check pyinit tests
+	$(VENV)/bin/ruff check pyinit tests tools
+	$(VENV)/bin/ruff format --check pyinit tests tools
+
+# pyinit as one file, dist/pyinit.pyz (stdlib zipapp, `#!/usr/bin/env python3`, with bytecode
+# for this $(PYTHON)): copy it to /usr/local/bin/pyinit and run it directly.
+zipapp:
+	$(PYTHON) tools/build_pyz.py --output dist/pyinit.pyz
+
+# The end-to-end suite in real containers: needs root; sets up (and caches, under
+# $${PYINIT_DOCKER_DIR:-/tmp/pyinit-docker}) a private Docker engine and base image, then stops it.
+docker-test: install
+	docker/e2e.sh test
 
 # A real example: a shell that leaves an orphan behind, under pyinit as PID 1 of a new PID
 # namespace (as in a container) when we may create one, else as a subreaper.

@@ -1,0 +1,57 @@
+"""`make zipapp`: the single-file pyinit runs as a program and carries its bytecode."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from support import BASE_ENV, ROOT
+
+
+@pytest.fixture(scope="module")
+def pyz(tmp_path_factory):
+    target = tmp_path_factory.mktemp("zipapp") / "pyinit.pyz"
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "build_pyz.py"), "--output", str(target)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return target
+
+
+def run_pyz(pyz, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(BASE_ENV)
+    env.pop("PYTHONPATH")  # everything must come from the archive, not the checkout
+    return subprocess.run(
+        [sys.executable, str(pyz), *args], env=env, capture_output=True, text=True, timeout=60, cwd="/"
+    )
+
+
+@pytest.mark.timeout(120)
+def test_the_zipapp_is_an_executable_with_a_python3_shebang(pyz):
+    assert pyz.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+    assert stat.S_IMODE(os.stat(pyz).st_mode) == 0o755  # a non-root USER must run it too
+
+
+@pytest.mark.timeout(120)
+def test_the_zipapp_carries_bytecode_next_to_every_module(pyz):
+    names = set(zipfile.ZipFile(pyz).namelist())
+    modules = {name for name in names if name.endswith(".py")}
+    assert "pyinit/main.py" in modules and "__main__.py" in modules
+    assert {name + "c" for name in modules} <= names  # zipimport's layout: main.pyc by main.py
+    assert not any("__pycache__" in name for name in names)
+
+
+@pytest.mark.timeout(120)
+def test_the_zipapp_runs_a_program_and_passes_its_status_on(pyz):
+    assert run_pyz(pyz, "--version").stdout.startswith("pyinit ")
+    assert run_pyz(pyz, "--", "sh", "-c", "exit 3").returncode == 3
+    missing = run_pyz(pyz, "no-such-command-pyinit")
+    assert missing.returncode == 127
+    assert len(missing.stderr.splitlines()) == 1, missing.stderr
