@@ -72,6 +72,12 @@ CALLERS = {
 _MOUNT = 'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && shift 2 && exec "$@"'
 _NAMESPACE = ["unshare", "--mount", "--propagation", "private"]
 _PIDNS = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+# The shell that mounts clears the signal mask (dash does), so a caller's blocked signals are
+# set by this link, after it.
+_BLOCK = (
+    "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, map(int, sys.argv[1].split(',')));"
+    " os.execvp(sys.argv[2], sys.argv[2:])"
+)
 
 
 @functools.cache
@@ -144,15 +150,23 @@ class Fixture:
         self.group.chmod(0o644)
 
     def command(
-        self, argv: list[str], *, caller: str = "root", pidns: bool = False, python: str | None = None
+        self,
+        argv: list[str],
+        *,
+        caller: str = "root",
+        pidns: bool = False,
+        python: str | None = None,
+        blocked: tuple[int, ...] = (),
     ) -> list[str]:
         """The full command line: namespace, mounts, caller, then `python -m pyinit ARGV`."""
         if python is None:
             python = needs_nobody_python() if caller == "nobody" else ROOT_PYTHON
+        block = [ROOT_PYTHON, "-c", _BLOCK, ",".join(map(str, blocked))] if blocked else []
         return (
             _NAMESPACE
             + ["sh", "-c", _MOUNT, "sh", str(self.passwd), str(self.group)]
             + (_PIDNS if pidns else [])
+            + block
             + CALLERS[caller]
             + [python, "-m", "pyinit"]
             + argv
@@ -166,12 +180,13 @@ class Fixture:
         env: dict | None = None,
         pidns: bool = False,
         python: str | None = None,
+        blocked: tuple[int, ...] = (),
         timeout: float = 60,
         **kwargs,
     ) -> subprocess.CompletedProcess:
         kwargs.setdefault("cwd", "/")
         return subprocess.run(
-            self.command(argv, caller=caller, pidns=pidns, python=python),
+            self.command(argv, caller=caller, pidns=pidns, python=python, blocked=blocked),
             env=environment(env),
             capture_output=True,
             text=True,
