@@ -28,7 +28,7 @@ SUSPEND_MODES = ("with-child", "on-signal", "never")
 #  "wait"  keep running, reaping, until no descendant is left (dumb-init PR #141).
 MAIN_EXIT_MODES = ("stop", "exit", "wait")
 LOG_FORMATS = ("text", "json")
-FLAVORS = ("pyinit", "tini", "dumb-init", "gosu")
+FLAVORS = ("pyinit", "tini", "dumb-init", "gosu", "su-exec")
 
 #: Default grace period in seconds: below `docker stop`'s 10 s, with room to SIGKILL and reap.
 DEFAULT_GRACE = 8.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 PR_SET_PDEATHSIG = 1
+PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
@@ -93,14 +94,25 @@ def clear_capabilities() -> None:
     an empty inheritable and ambient set and bounding set, no later execve (file capabilities
     included) can hand capabilities to the program.
     """
+    # Only what is still there: dropping needs CAP_SETPCAP even for a cap already gone, and a
+    # non-root caller whose bounding set is already empty (--cap-drop ALL) must not fail.
+    for cap in bounding_set():
+        _prctl(PR_CAPBSET_DROP, cap)
+    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    _clear_inheritable()
+
+
+def bounding_set() -> list[int]:
+    """The capabilities still in this thread's bounding set (needs no privilege to read)."""
+    caps = []
     for cap in range(cap_last_cap() + 1):
         try:
-            _prctl(PR_CAPBSET_DROP, cap)
+            if _prctl(PR_CAPBSET_READ, cap):
+                caps.append(cap)
         except OSError as exc:
             if exc.errno != 22:  # EINVAL: the kernel does not know this cap
                 raise
-    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
-    _clear_inheritable()
+    return caps
 
 
 def _clear_inheritable() -> None:

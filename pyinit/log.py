@@ -42,7 +42,7 @@ def write_fd(fd: int, data: bytes) -> None:
 
 
 class Log:
-    """Renders events for one flavor ("pyinit", "tini", "dumb-init", "gosu") and format."""
+    """Renders events for one flavor ("pyinit", "tini", "dumb-init", "gosu", "su-exec") and format."""
 
     def __init__(self, verbosity: int = 1, fmt: str = "text", flavor: str = "pyinit") -> None:
         self.verbosity = verbosity
@@ -103,6 +103,13 @@ def _render_gosu(log: Log, level: int, event: str, text: str, fields: dict) -> t
     if level != ERROR:
         return None
     return 2, "error: " + text + "\n"
+
+
+def _render_su_exec(log: Log, level: int, event: str, text: str, fields: dict) -> tuple[int, str] | None:
+    # su-exec prints nothing but its errors, err(3) style
+    if level != ERROR:
+        return None
+    return 2, "su-exec: " + text + "\n"
 
 
 # --- tini (krallin/tini 0.19): "[LEVEL tini (PID)] text"; INFO and below go to stdout. ---------
@@ -218,4 +225,5 @@ _RENDERERS = {
     "tini": _render_tini,
     "dumb-init": _render_dumb_init,
     "gosu": _render_gosu,
+    "su-exec": _render_su_exec,
 }

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .config import Config
 
 #: Exit code of the init's own failures, per command line (tini and dumb-init use 1).
-FAILURE_CODE = {"pyinit": EXIT_PYINIT_FAILED, "tini": 1, "dumb-init": 1, "gosu": 1}
+FAILURE_CODE = {"pyinit": EXIT_PYINIT_FAILED, "tini": 1, "dumb-init": 1, "gosu": 1, "su-exec": 1}
 
 #: Program names (argv[0]) that select a drop-in command line.
 PERSONALITIES = {
@@ -168,6 +168,9 @@ def _run_exec(config: Config, log: Log, inherited_mask: set[int], inherited_sigc
     except _Failure as failure:
         log.error("fatal", failure.text)
         return FAILURE_CODE[config.flavor]
+    lookup = None
+    if config.flavor == "gosu":  # Go's PATH search, after the switch
+        from .compat.gosu import look_path as lookup
     plan = Plan(
         list(config.command),
         dict(os.environ),
@@ -176,6 +179,7 @@ def _run_exec(config: Config, log: Log, inherited_mask: set[int], inherited_sigc
         restore_sigchld=inherited_sigchld,
         credentials=credentials,
         sh_fallback=config.sh_fallback,
+        lookup=lookup,
     )
     try:
         exec_in_place(plan)
@@ -275,6 +279,13 @@ def _report_setup_error(config: Config, log: Log, error: SetupError) -> int:
     if config.flavor == "dumb-init":
         log.error("exec-failed", "", command=list(config.command), reason=error.reason)
         return 2
+    if config.flavor in ("gosu", "su-exec"):  # their own texts; every failure exits 1
+        if config.flavor == "gosu":
+            from .compat import gosu as personality
+        else:
+            from .compat import su_exec as personality
+        log.error("exec-failed", personality.setup_error_text(config, error), reason=error.reason)
+        return FAILURE_CODE[config.flavor]
     if error.step != "exec":
         log.error("fatal", "cannot start %r: %s failed: %s" % (command, error.step, error.reason))
         return FAILURE_CODE[config.flavor]

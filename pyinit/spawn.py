@@ -54,6 +54,7 @@ class Plan:
         "credentials",
         "cwd_fd",
         "env",
+        "lookup",
         "parent_pid",
         "restore_mask",
         "restore_sigchld",
@@ -73,6 +74,7 @@ class Plan:
         restore_sigchld: object = signal.SIG_DFL,
         credentials: Credentials | None = None,
         sh_fallback: bool = True,
+        lookup: Callable[[str, dict[str, str]], str] | None = None,
     ) -> None:
         self.argv = argv
         self.env = env
@@ -82,6 +84,7 @@ class Plan:
         self.restore_sigchld = restore_sigchld
         self.credentials = credentials
         self.sh_fallback = sh_fallback
+        self.lookup = lookup  # a command line's own PATH search (gosu); raises SetupError
         self.parent_pid = os.getpid()
         self.cwd_fd = -1  # set by spawn(): the caller's working directory, for the child
 
@@ -287,7 +290,14 @@ def _setup_and_exec(plan: Plan, report: Callable[[str], None]) -> None:
     #    process with the program's (default) dispositions, never with Python code.
     signal.pthread_sigmask(signal.SIG_SETMASK, plan.restore_mask)
 
-    # 7. Exec.  Nothing after this runs on success.
+    # 7. Exec.  Nothing after this runs on success.  A command line with its own search rules
+    #    (gosu: Go's LookPath) searches here, after the switch, with the target's permissions.
+    if plan.lookup is not None:
+        path = plan.lookup(plan.argv[0], env)
+        try:
+            os.execve(path, plan.argv, env)
+        except OSError as exc:
+            raise SetupError("exec", exc.errno) from None
     execvpe(plan.argv, env, sh_fallback=plan.sh_fallback)
 
 
