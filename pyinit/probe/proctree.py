@@ -16,10 +16,11 @@ if TYPE_CHECKING:
 class Proc:
     """One process as /proc showed it at one moment.  pid and starttime name it for good."""
 
-    __slots__ = ("pgid", "pid", "ppid", "starttime", "state")
+    __slots__ = ("comm", "pgid", "pid", "ppid", "starttime", "state")
 
-    def __init__(self, pid: int, ppid: int, pgid: int, state: str, starttime: int) -> None:
+    def __init__(self, pid: int, ppid: int, pgid: int, state: str, starttime: int, comm: str = "") -> None:
         self.pid = pid
+        self.comm = comm  # the executable's name (15 bytes at most): changes at exec
         self.ppid = ppid
         self.pgid = pgid
         self.state = state
@@ -45,9 +46,11 @@ def read(pid: int | str) -> Proc | None:
     except OSError:
         return None
     # comm (field 2) may hold spaces and parentheses: the fields resume after the last ')'.
-    fields = data[data.rfind(b")") + 2 :].split()
+    close = data.rfind(b")")
+    fields = data[close + 2 :].split()
+    comm = data[data.find(b"(") + 1 : close].decode("utf-8", "replace")
     try:
-        return Proc(int(pid), int(fields[1]), int(fields[2]), fields[0].decode(), int(fields[19]))
+        return Proc(int(pid), int(fields[1]), int(fields[2]), fields[0].decode(), int(fields[19]), comm)
     except (IndexError, ValueError):
         return None
 

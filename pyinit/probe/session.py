@@ -35,6 +35,7 @@ class Seen:
     """What the samples showed of one process over the run."""
 
     __slots__ = (
+        "comm",
         "command",
         "ended_at",
         "first_seen",
@@ -56,6 +57,7 @@ class Seen:
         self.pgid = proc.pgid
         self.ppid = proc.ppid
         self.inner = proctree.inner_pid(proc.pid)
+        self.comm = proc.comm
         self.command = proctree.command(proc.pid)
         self.first_seen = now
         self.last_alive: float | None = None  # last sample showing it running (not a zombie)
@@ -205,6 +207,7 @@ class Session:
                 self._sample(now)
                 self.next_sample = now + tick
             if launched.poll() is not None:
+                self._drain(selector)  # its last events may still be in the pipe
                 self._on_pyinit_gone(now)
                 return
             if obs.outcome != "running":  # exited early: pyinit is finishing by itself
@@ -369,6 +372,10 @@ class Session:
                 seen = obs.seen[proc.key] = Seen(proc, now)
             present.add(proc.key)
             seen.ppid = proc.ppid
+            seen.pgid = proc.pgid
+            if proc.comm != seen.comm and not proc.zombie:  # it exec'd: a new command line
+                seen.comm = proc.comm
+                seen.command = proctree.command(proc.pid)
             if proc.zombie:
                 if seen.zombie_since is None:
                     seen.zombie_since = now
