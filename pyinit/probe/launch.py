@@ -3,12 +3,11 @@ and the pytest plugin.
 
 - As PID 1 of a fresh PID namespace (`unshare --pid --fork --mount-proc --kill-child`) when the
   caller may create one, else as a plain process that registers as child subreaper.
-- From a clean slate, as `docker run` gives one: an empty signal mask, every disposition at its
-  default, stdin on /dev/null, a session of its own (so a Ctrl-C meant for the caller does not
-  reach it too).
-- The same pyinit as the caller's: this interpreter, with the directory this package was
-  imported from put first on sys.path.  `-I` keeps the caller's PYTHONPATH, PYTHONSTARTUP and
-  current directory out of pyinit, and nothing is added to the program's environment.
+- From a clean slate, as `docker run` gives one: stdin on /dev/null, a session of its own (so a
+  Ctrl-C meant for the caller does not reach it too), an empty signal mask and no ignored
+  signals (bootstrap.py).  Not with os.posix_spawn: glibc's leaves its two internal signals
+  (32, 33) ignored in the child, and an ignored signal survives exec.
+- The same pyinit as the caller's: this interpreter, this package (bootstrap.py).
 - pyinit's stderr (its `--log-format json` events) is kept apart from the program's: pyinit
   gets the events pipe as fd 2 and the program's real stderr as fd 3, which pyinit passes
   through (it keeps inherited fds); a one-line `sh` trampoline moves fd 3 to fd 2 and execs
@@ -18,9 +17,9 @@ and the pytest plugin.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -29,7 +28,6 @@ from . import proctree
 UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
 # fd 3 -> fd 2, then become the program (same pid, so pyinit's main child is the program).
 TRAMPOLINE = ("/bin/sh", "-c", 'exec 2>&3 3>&-; exec "$@"', "sh")
-_CATCHABLE = tuple(s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP))
 
 _pidns_reason: list[str | None] = []  # memo: the answer cannot change within one process
 
@@ -45,7 +43,6 @@ def _probe_pidns() -> str | None:
     if os.geteuid() != 0:
         return "PID namespaces need root (unshare --pid); running as uid %d" % os.geteuid()
     import shutil
-    import subprocess
 
     if shutil.which("unshare") is None:
         return "unshare (util-linux) is not installed"
@@ -60,24 +57,21 @@ def _probe_pidns() -> str | None:
     return None
 
 
-def pyinit_argv(pyinit_args: list[str], command: list[str]) -> list[str]:
+def pyinit_argv(pyinit_args: list[str], command: list[str], stderr_fd: int = 3) -> list[str]:
     """The command line that runs this very pyinit package with pyinit_args on command."""
-    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    bootstrap = (
-        "import sys; sys.path.insert(0, %r); from pyinit.main import main; main(['pyinit'] + sys.argv[1:])"
-        % package_parent
-    )
-    return [sys.executable, "-I", "-c", bootstrap, *pyinit_args, "--", *TRAMPOLINE, *command]
+    bootstrap = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
+    return [sys.executable, "-I", bootstrap, str(stderr_fd), *pyinit_args, "--", *TRAMPOLINE, *command]
 
 
 class Launched:
     """A started pyinit: `pid` is the process we started (unshare, or pyinit itself)."""
 
-    def __init__(self, pid: int, pid1: bool) -> None:
-        self.pid = pid
+    def __init__(self, popen: subprocess.Popen, pid1: bool) -> None:
+        self.popen = popen
+        self.pid = popen.pid
         self.pid1 = pid1
         self.returncode: int | None = None
-        self._init_pid: int | None = None if pid1 else pid
+        self._init_pid: int | None = None if pid1 else popen.pid
         self._program: proctree.Proc | None = None
 
     @property
@@ -107,13 +101,8 @@ class Launched:
     def poll(self) -> int | None:
         """The exit status (shell style: 128+N when killed) once the started process ended."""
         if self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:  # reaped elsewhere: nothing more to learn
-                self.returncode = -1
-                return self.returncode
-            if pid:
-                code = os.waitstatus_to_exitcode(status)
+            code = self.popen.poll()
+            if code is not None:
                 self.returncode = 128 - code if code < 0 else code
         return self.returncode
 
@@ -182,11 +171,6 @@ def _kill(proc: proctree.Proc) -> None:
     send((proc.pid, proc.starttime), signal.SIGKILL)
 
 
-def _high_dup(fd: int) -> int:
-    """A close-on-exec copy of fd numbered 10 or more, so no dup2 below can clobber a source."""
-    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
-
-
 def spawn(
     pyinit_args: list[str],
     command: list[str],
@@ -200,30 +184,22 @@ def spawn(
     """Start pyinit on command: the program's stdout and stderr go to stdout_fd and stderr_fd,
     pyinit's own messages to log_fd.  Raises OSError if unshare or the interpreter cannot run.
     """
-    argv = pyinit_argv(pyinit_args, command)
-    if pid1:
-        argv = [*UNSHARE, *argv]
-    sources = [_high_dup(fd) for fd in (stdout_fd, log_fd, stderr_fd)]
+    # A private copy, so the number is ours alone while Popen passes it (bootstrap.py moves it).
+    program_stderr = os.dup(stderr_fd)
     try:
-        actions = [
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, sources[0], 1),
-            (os.POSIX_SPAWN_DUP2, sources[1], 2),
-            (os.POSIX_SPAWN_DUP2, sources[2], 3),
-        ]
-        pid = os.posix_spawnp(
-            argv[0],
-            argv,
-            env,
-            file_actions=actions,
-            setsigmask=(),
-            setsigdef=_CATCHABLE,
-            setsid=True,
+        argv = pyinit_argv(pyinit_args, command, program_stderr)
+        popen = subprocess.Popen(
+            [*UNSHARE, *argv] if pid1 else argv,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout_fd,
+            stderr=log_fd,
+            pass_fds=(program_stderr,),
+            env=env,
+            start_new_session=True,
         )
     finally:
-        for fd in sources:
-            os.close(fd)
-    return Launched(pid, pid1)
+        os.close(program_stderr)
+    return Launched(popen, pid1)
 
 
 def parse_event(line: bytes | str) -> dict | None:

@@ -46,12 +46,17 @@ def stop_parent(signo, frame):
 
 
 def daemon(ignore_term):
+    # The pipe's write end is close-on-exec: EOF once the daemon runs `sleep` (and its parent
+    # is gone), so "ready" never comes before the daemon is what it will be.
+    read_end, write_end = os.pipe()
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
             signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore_term else signal.SIG_DFL)
             os.execvp("sleep", ["sleep", "1000"])
         os._exit(0)
+    os.close(write_end)
+    os.read(read_end, 1)
     os.wait()
 
 
