@@ -20,8 +20,8 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check pyinit tests
-	$(VENV)/bin/ruff format --check pyinit tests
+	$(VENV)/bin/ruff check pyinit tests examples
+	$(VENV)/bin/ruff format --check pyinit tests examples
 
 # A real example: a shell that leaves an orphan behind, under pyinit as PID 1 of a new PID
 # namespace (as in a container) when we may create one, else as a subreaper.
