@@ -288,11 +288,12 @@ class Session:
 
     # --- input --------------------------------------------------------------------------------
 
-    def _read(self, fd: int, selector: selectors.BaseSelector) -> bytes:
+    def _read(self, fd: int, selector: selectors.BaseSelector) -> bytes | None:
+        """What fd has: bytes, b"" at EOF (and fd leaves the selector), None if nothing yet."""
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
-            return b"?"  # nothing after all; not EOF
+            return None
         except OSError:
             data = b""
         if not data:
@@ -301,7 +302,7 @@ class Session:
 
     def _on_log(self, fd: int, selector: selectors.BaseSelector) -> None:
         data = self._read(fd, selector)
-        if data == b"?":
+        if data is None:
             return
         lines = self.log_lines.feed(data) if data else self.log_lines.flush()
         for line in lines:
@@ -313,7 +314,7 @@ class Session:
 
     def _on_stdout(self, fd: int, selector: selectors.BaseSelector) -> None:
         data = self._read(fd, selector)
-        if data == b"?":
+        if data is None:
             return
         write_fd(self.out_fd, data)  # the program's output, passed through as it comes
         lines = self.out_lines.feed(data) if data else self.out_lines.flush()
