@@ -20,8 +20,8 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check pyinit tests tools
-	$(VENV)/bin/ruff format --check pyinit tests tools
+	$(VENV)/bin/ruff check pyinit tests tools examples
+	$(VENV)/bin/ruff format --check pyinit tests tools examples
 
 # pyinit as one file, dist/pyinit.pyz (stdlib zipapp, `#!/usr/bin/env python3`, with bytecode
 # for this $(PYTHON)): copy it to /usr/local/bin/pyinit and run it directly.

@@ -42,9 +42,18 @@ def main(argv: list[str] | None = None) -> None:
     # Block every handled signal before anything else: from here on a signal sent to pyinit
     # waits in the queue for the supervisor loop instead of killing pyinit (or, as PID 1,
     # being dropped by the kernel).  The mask pyinit inherited goes to the child.
+    args = list(sys.argv if argv is None else argv)
+    if _is_probe(args):  # an ordinary program, not an init: it keeps the caller's signal state
+        from . import probe
+
+        try:
+            code = probe.main(args[2:], dict(os.environ))
+        except Exit as done:
+            write_fd(done.fd, done.text.encode("utf-8", "replace"))
+            code = done.code
+        _exit(code)
     inherited_mask = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
     reserve_standard_fds()
-    args = list(sys.argv if argv is None else argv)
     try:
         config = parse(args, os.environ)
         code = run(config, inherited_mask)
@@ -57,6 +66,12 @@ def main(argv: list[str] | None = None) -> None:
         )
         code = EXIT_PYINIT_FAILED
     _exit(code)
+
+
+def _is_probe(argv: list[str]) -> bool:
+    """`pyinit probe ...`: a program of its own that runs pyinit and judges the shutdown."""
+    prog = os.path.basename(argv[0]) if argv else "pyinit"
+    return prog not in PERSONALITIES and argv[1:2] == ["probe"]
 
 
 def parse(argv: list[str], environ: dict[str, str] | os._Environ[str]) -> Config:
@@ -76,10 +91,6 @@ def parse(argv: list[str], environ: dict[str, str] | os._Environ[str]) -> Config
             raise usage_error("--compat: unknown NAME %r: use tini, dumb-init, gosu or su-exec" % name)
         prog = name
     environ = dict(environ)
-    if personality == "pyinit" and rest[:1] == ["probe"]:
-        from . import probe  # a program of its own: runs pyinit, judges the shutdown
-
-        raise Exit(probe.main(rest[1:], environ))
     if personality == "pyinit":
         return parse_args(rest, environ)
     from . import compat  # only the drop-in command lines need it

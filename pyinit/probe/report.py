@@ -1,0 +1,150 @@
+"""The probe's report: a few aligned lines for people, one JSON object for CI."""
+
+from __future__ import annotations
+
+import shlex
+
+from .. import __version__
+from ..signals import name as signame
+from .session import Observation, Seen
+from .verdict import Judgement
+
+_SUMMARY = {
+    "clean": "the program shut down cleanly",
+    "slow": "the program shut down cleanly, but slowly",
+    "left-processes": "the program exited but left processes behind",
+    "crashed": "the program crashed on the signal",
+    "killed-after-timeout": "the program did not exit within the timeout and was killed",
+    "hung": "nothing ended, even after the kill; the probe killed everything",
+    "exited-early": "the program exited before it was signalled",
+    "not-ready": "the program never became ready; nothing was signalled",
+}
+_MODES = {
+    "pid1": "pyinit as PID 1 of a new PID namespace",
+    "subreaper": "pyinit as a child subreaper (no PID namespace)",
+}
+_ENDED_BY = {
+    "handled-exit": "handled: exited with code %(code)s",
+    "signal-default-action": "killed by %(signal)s: the signal's default action",
+    "killed-after-timeout": "killed by SIGKILL when the timeout ran out",
+    "other-signal": "killed by %(signal)s",
+}
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _process(seen: Seen) -> dict:
+    record: dict[str, object] = {"pid": seen.pid, "command": seen.command}
+    if seen.reaped is not None:
+        record["signal"] = signame(seen.reaped["signal"]) if "signal" in seen.reaped else None
+        record["code"] = seen.reaped.get("code")
+    return record
+
+
+def _program(obs: Observation, judgement: Judgement) -> dict:
+    event = obs.main_event or {}
+    return {
+        "pid": obs.program.pid if obs.program is not None else None,
+        "exit_code": event.get("code"),
+        "signal": signame(event["signal"]) if "signal" in event else None,
+        "ended_by": judgement.ended_by,
+        "exited_after": _seconds(judgement.program_exited_after),
+    }
+
+
+def as_dict(obs: Observation, judgement: Judgement) -> dict:
+    options = obs.options
+    ready: dict[str, object] = {"by": options.readiness}
+    ready["after"] = _seconds(obs.ready_at - obs.started_at) if obs.ready_at is not None else None
+    return {
+        "verdict": judgement.verdict,
+        "exit_code": judgement.exit_code,
+        "findings": judgement.findings,
+        "command": list(options.command),
+        "mode": obs.mode,
+        "signal": signame(options.signo),
+        "timeout": options.timeout,
+        "slow_after": options.slow_after,
+        "ready": ready,
+        "time_to_exit": _seconds(judgement.time_to_exit),
+        "status": obs.status,
+        "program": _program(obs, judgement),
+        "left_behind": [_process(seen) for seen in judgement.left_behind],
+        "leftovers_killed": judgement.leftovers_killed,
+        "pyinit_stopped": obs.stopped_others,
+        "escalated": obs.escalation is not None,
+        "zombies": [dict(_process(seen), parent=seen.zombie_parent) for seen in judgement.zombies],
+        "survivors": obs.survivors,
+        "pyinit": __version__,
+    }
+
+
+def as_json(obs: Observation, judgement: Judgement) -> str:
+    import json
+
+    return json.dumps(as_dict(obs, judgement), ensure_ascii=False) + "\n"
+
+
+def as_text(obs: Observation, judgement: Judgement) -> str:
+    data = as_dict(obs, judgement)
+    options = obs.options
+    rows: list[tuple[str, str]] = [
+        ("command", shlex.join(options.command)),
+        ("ran as", _MODES[obs.mode]),
+    ]
+    ready = data["ready"]
+    if ready["after"] is not None:
+        rows.append(("ready", "after %.2fs (%s)" % (ready["after"], _ready_how(obs))))
+    elif obs.outcome == "not-ready":
+        rows.append(("ready", "never (%s; gave up after %gs)" % (_ready_how(obs), options.ready_timeout)))
+    else:
+        rows.append(("ready", "not yet (%s) when the program exited" % _ready_how(obs)))
+    if obs.signalled_at is not None:
+        rows.append(
+            (
+                "signal",
+                "%s to pyinit, as docker stop does (timeout %gs, slow after %gs)"
+                % (data["signal"], options.timeout, options.slow_after),
+            )
+        )
+    program = data["program"]
+    if program["ended_by"] is not None:
+        how = _ENDED_BY[program["ended_by"]] % {"code": program["exit_code"], "signal": program["signal"]}
+        after = program["exited_after"]
+        rows.append(("program", how + ("" if after is None else ", %.3fs after the signal" % after)))
+    elif obs.signalled_at is not None:
+        rows.append(("program", "still running when the probe gave up"))
+    if data["time_to_exit"] is not None:
+        rows.append(("exit", "status %s, %.3fs after the signal" % (data["status"], data["time_to_exit"])))
+    elif obs.outcome in ("hung", "not-ready"):
+        rows.append(("exit", "pyinit killed by the probe"))
+    elif obs.status is not None:
+        rows.append(("exit", "status %s" % obs.status))
+    left = [_describe(seen) for seen in judgement.left_behind]
+    if judgement.leftovers_killed:
+        left.append("(pyinit had to SIGKILL %d of them)" % obs.escalation["count"])  # type: ignore[index]
+    rows.append(("left behind", "; ".join(left) if left else "none"))
+    rows.append(("zombies", "; ".join(_describe(seen) for seen in judgement.zombies) or "none"))
+    if obs.survivors:
+        rows.append(("survived kill", "; ".join(obs.survivors)))
+    width = max(len(label) for label, _ in rows)
+    lines = ["pyinit probe: %s: %s" % (judgement.verdict, _SUMMARY[judgement.verdict])]
+    lines += ["  %-*s  %s" % (width, label, text) for label, text in rows]
+    if len(judgement.findings) > 1:
+        lines.append("  %-*s  %s" % (width, "findings", ", ".join(judgement.findings)))
+    return "\n".join(lines) + "\n"
+
+
+def _ready_how(obs: Observation) -> str:
+    options = obs.options
+    if options.readiness == "line":
+        return "--ready-line %s" % shlex.quote(options.ready_line or "")
+    if options.readiness == "file":
+        return "--ready-file %s" % shlex.quote(options.ready_file or "")
+    return "--ready-after %g" % options.ready_after
+
+
+def _describe(seen: Seen) -> str:
+    return "pid %d: %s" % (seen.pid, seen.command)
