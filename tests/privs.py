@@ -194,6 +194,20 @@ class Fixture:
             **kwargs,
         )
 
+    def assert_execs_in_place(self, argv: list[str]) -> None:
+        """argv ends in `sh -c 'echo $$'`: the shell must print the pid the launcher started."""
+        process = subprocess.Popen(
+            self.command(argv),
+            env=environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd="/",
+        )
+        out, err = process.communicate(timeout=60)
+        assert (process.returncode, err) == (0, "")
+        assert int(out) == process.pid
+
 
 def environment(extra: dict | None = None) -> dict:
     """BASE_ENV with the caller's HOME and a PATH every target can search."""

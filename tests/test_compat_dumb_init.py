@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from support import BASE_ENV, PYINIT, UNSHARE, can_unshare, proc_state, program, run, wait_until
+from support import BASE_ENV, PYINIT, proc_state, program, run, wait_until
 from ttys import Terminal
 
 DI = ["--compat", "dumb-init"]
@@ -136,15 +136,6 @@ def test_tstp_stops_the_group_and_pyinit_and_cont_resumes_both(start_init, tmp_p
     wait_until(
         lambda: proc_state(init.init_pid) != "T" and record.exists() and "program 18" in record.read_text()
     )
-
-
-def terminal_command(mode, args):
-    if mode == "pid1":
-        reason = can_unshare()
-        if reason:
-            pytest.skip(reason)
-        return UNSHARE + PYINIT + args
-    return PYINIT + args
 
 
 @pytest.mark.timeout(60)

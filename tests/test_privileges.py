@@ -8,13 +8,12 @@ read from the target's /proc/self/status.
 from __future__ import annotations
 
 import signal
-import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from privs import ALL_GIDS, PROBE, Fixture, Probe, environment, needs_nobody_python, one_line, parse_status
+from privs import ALL_GIDS, PROBE, Fixture, Probe, needs_nobody_python, one_line, parse_status
 from pyinit.privileges import go_atoi, is_number, strtol
 from support import sigign, signal_mask
 
@@ -99,17 +98,7 @@ def test_supervisor_stays_root_while_the_program_runs_as_the_user(fixture):
 
 
 def test_exec_mode_keeps_the_pid(fixture):
-    process = subprocess.Popen(
-        fixture.command(["exec", "--user", "nobody", "--", "sh", "-c", "echo $$"]),
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd="/",
-    )
-    out, err = process.communicate(timeout=60)
-    assert (process.returncode, err) == (0, "")
-    assert int(out) == process.pid
+    fixture.assert_execs_in_place(["exec", "--user", "nobody", "--", "sh", "-c", "echo $$"])
 
 
 def test_exit_status_is_the_programs(fixture):

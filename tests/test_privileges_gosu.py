@@ -315,17 +315,7 @@ def test_only_home_changes(fixture, tmp_path):
 
 
 def test_execs_in_place_same_pid(fixture):
-    process = subprocess.Popen(
-        fixture.command([*GOSU, "nobody", "sh", "-c", "echo $$"]),
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd="/",
-    )
-    out, err = process.communicate(timeout=60)
-    assert (process.returncode, err) == (0, "")
-    assert int(out) == process.pid
+    fixture.assert_execs_in_place([*GOSU, "nobody", "sh", "-c", "echo $$"])
 
 
 def test_target_is_pid_1_and_alone_in_a_new_pid_namespace(fixture):

@@ -7,11 +7,10 @@ root with supplementary groups 4 and 27.
 from __future__ import annotations
 
 import signal
-import subprocess
 
 import pytest
 
-from privs import PROBE, Fixture, Probe, environment, one_line, parse_status
+from privs import PROBE, Fixture, Probe, one_line, parse_status
 from support import sigign, signal_mask
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
@@ -95,17 +94,7 @@ def test_non_root_caller(fixture):
 
 
 def test_execs_in_place(fixture):
-    process = subprocess.Popen(
-        fixture.command([*SU_EXEC, "nobody", "sh", "-c", "echo $$"]),
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd="/",
-    )
-    out, err = process.communicate(timeout=60)
-    assert (process.returncode, err) == (0, "")
-    assert int(out) == process.pid
+    fixture.assert_execs_in_place([*SU_EXEC, "nobody", "sh", "-c", "echo $$"])
 
 
 def test_the_callers_mask_goes_on_and_sigpipe_is_default(fixture):
