@@ -37,7 +37,14 @@ _ASCII_SPACE = " \t\n\v\f\r"
 
 
 class PrivilegeError(Exception):
-    """A refusal: unknown user or group, bad spec, not allowed.  str() is the one-line reason."""
+    """A refusal: unknown user or group, bad spec, not allowed.  str() is the one-line reason.
+
+    Control characters in it (a spec holding a newline, echoed back) are escaped, so the
+    message stays on one line whatever the input was.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__("".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message))
 
 
 class Credentials:
@@ -498,7 +505,7 @@ def _resolve_su_exec(spec: str) -> Credentials:
         else:
             try:
                 entry = pwd.getpwnam(user)
-            except KeyError:
+            except (KeyError, ValueError):  # ValueError: a NUL byte, which no C string holds
                 raise PrivilegeError("getpwnam(%s): Success" % user) from None
     if entry is None:
         try:
@@ -516,7 +523,7 @@ def _resolve_su_exec(spec: str) -> Credentials:
         else:
             try:
                 gid = grp.getgrnam(group).gr_gid
-            except KeyError:
+            except (KeyError, ValueError):
                 raise PrivilegeError("getgrnam(%s): Success" % group) from None
     if entry is None:
         credentials = Credentials(uid, gid, [gid], home=home, style="su-exec")

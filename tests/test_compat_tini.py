@@ -62,7 +62,7 @@ def test_e_refuses_what_strtol_does_not_read_whole(value):
 
 def test_p_takes_only_tinis_exact_signal_names():
     assert tini(["-p", "SIGKILL", "true"]).returncode == 0
-    for bad in ("KILL", "9", "sigkill"):
+    for bad in ("KILL", "9", "sigkill", ""):
         result = tini(["-p", bad, "true"])
         assert result.returncode == 1 and result.stderr.endswith("Not a valid option for -p: %s\n" % bad)
 

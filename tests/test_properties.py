@@ -123,3 +123,117 @@ def test_the_real_program_never_shows_a_traceback(argv, tmp_path_factory):
     assert result.returncode in (0, 125, 126, 127), (result.returncode, result.stderr)
     errors = [line for line in result.stderr.splitlines() if line.startswith(("pyinit:", "[pyinit] error:"))]
     assert len(errors) == (0 if result.returncode == 0 else 1), result.stderr
+
+
+# --- every other parser: the drop-in command lines, signal specs, user specs ---------------------
+
+from pyinit import privileges  # noqa: E402
+from pyinit.main import parse  # noqa: E402
+from pyinit.signals import SignalSpecError, parse_list, parse_rewrite  # noqa: E402
+
+COMPAT_WORDS = st.one_of(
+    st.sampled_from(
+        [
+            "-s",
+            "-v",
+            "-vvv",
+            "-w",
+            "-g",
+            "-l",
+            "-h",
+            "-e",
+            "-p",
+            "--",
+            "--version",
+            "-c",
+            "-r",
+            "-V",
+            "--rewrite",
+            "--single-child",
+            "--verbose",
+            "--help",
+            "--ver",
+            "--rew=15:3",
+            "15:3",
+            "1:32",
+            "SIGKILL",
+            "KILL",
+            "nobody",
+            "root",
+            "0:0",
+            "1000",
+            ":daemon",
+            "-?",
+            "true",
+            "sh",
+        ]
+    ),
+    st.text(max_size=10),
+)
+COMPAT_ENV = st.dictionaries(
+    st.sampled_from(
+        [
+            "TINI_SUBREAPER",
+            "TINI_VERBOSITY",
+            "TINI_KILL_PROCESS_GROUP",
+            "DUMB_INIT_SETSID",
+            "DUMB_INIT_DEBUG",
+            "POSIXLY_CORRECT",
+        ]
+    ),
+    st.text(max_size=6),
+    max_size=3,
+)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(["tini", "dumb-init", "gosu", "su-exec", "pyinit"]),
+    argv=st.lists(COMPAT_WORDS, max_size=7),
+    environ=COMPAT_ENV,
+)
+def test_every_command_line_gives_a_config_or_a_clean_exit(name, argv, environ):
+    try:
+        config = parse([name, *argv], environ)
+    except Exit as done:
+        assert isinstance(done.code, int) and isinstance(done.text, str)
+        return
+    assert isinstance(config, Config) and config.command
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(max_size=16))
+def test_signal_specs_give_signals_or_one_clear_reason(text):
+    for function in (parse_rewrite, parse_list):
+        try:
+            function(text)
+        except SignalSpecError as exc:
+            assert str(exc) and "\n" not in str(exc)
+
+
+USER_SPECS = st.one_of(
+    st.text(max_size=12),
+    st.builds(
+        lambda u, g: "%s:%s" % (u, g),
+        st.sampled_from(["root", "nobody", "games", "0", "+0", "-1", "65534", "2147483648", "bogus", ""]),
+        st.sampled_from(["root", "daemon", "0", "1000", "bogus", "", "0x10", "1_0"]),
+    ),
+)
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    spec=USER_SPECS,
+    groups=st.none() | st.lists(st.text(max_size=6), max_size=3),
+    flavor=st.sampled_from(["pyinit", "gosu", "su-exec"]),
+)
+def test_user_specs_resolve_or_are_refused_in_one_line(spec, groups, flavor):
+    config = Config(
+        command=("true",), user=spec, groups=None if groups is None else tuple(groups), flavor=flavor
+    )
+    try:
+        credentials = privileges.resolve(config)
+    except privileges.PrivilegeError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert isinstance(credentials, privileges.Credentials)
