@@ -6,12 +6,12 @@ argv + environ --> Config --> spawn(plan) --> Supervisor.run() --> exit status
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 from .cli import EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_PYINIT_FAILED, Exit, parse_args, usage_error
 from .log import Log, write_fd
-from .signals import HANDLED
+from .signals import HANDLED, signal
+from .signals import name as signame
 from .spawn import ExecFailed, Plan, SetupError, exec_in_place, spawn, terminal_is_ours
 from .supervisor import Supervisor
 
@@ -280,7 +280,7 @@ def _detach_terminal(log: Log) -> None:
         if signal.sigtimedwait([signo], 0) is not None:
             log.debug(
                 "handoff-ignored",
-                "ignored the terminal hand-off %s" % signal.Signals(signo).name,
+                "ignored the terminal hand-off %s" % signame(signo),
                 signo=signo,
             )
 

@@ -8,7 +8,8 @@ Leaf module: no knowledge of the loop.
 from __future__ import annotations
 
 import os
-import signal
+
+from .signals import signal  # the C module: see signals.py
 
 
 def _read_stat(pid: int | str) -> tuple[int, int, str] | None:

@@ -5,7 +5,14 @@ Leaf module: no knowledge of the supervisor loop.
 
 from __future__ import annotations
 
-import signal
+try:
+    # CPython's C module has every function and number pyinit needs.  The `signal` module wraps
+    # it to hand out enums, and importing it pulls in `enum`, `functools` and `collections`:
+    # about 3 ms, half of pyinit's own start-up.  pyinit's start-up path uses this one; other
+    # modules import it from here as `signal`.
+    import _signal as signal
+except ImportError:  # another Python implementation
+    import signal  # type: ignore[no-redef]
 
 SIGRTMIN: int = signal.SIGRTMIN
 SIGRTMAX: int = signal.SIGRTMAX
@@ -41,15 +48,20 @@ def name(signo: int) -> str:
     """SIGTERM, SIGRTMIN+3, or the bare number for something libc does not name."""
     if SIGRTMIN <= signo <= SIGRTMAX:
         return "SIGRTMIN" if signo == SIGRTMIN else "SIGRTMIN+%d" % (signo - SIGRTMIN)
+    import signal as signal_module  # the enum's names: only when something is logged
+
     try:
-        return signal.Signals(signo).name
+        return signal_module.Signals(signo).name
     except ValueError:
         return str(signo)
 
 
 def _names() -> dict[str, int]:
+    import signal as signal_module  # the enum's names: only when a name is parsed
+
     # signal.Signals holds aliases (SIGIOT, SIGPOLL, SIGCLD) too, which users may type.
-    table = {member_name[3:]: int(member) for member_name, member in signal.Signals.__members__.items()}
+    members = signal_module.Signals.__members__.items()
+    table = {member_name[3:]: int(member) for member_name, member in members}
     table.pop("RTMIN", None)
     table.pop("RTMAX", None)
     return table

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import errno as errno_codes
 import os
-import signal
+
+from .signals import signal  # the C module: see signals.py
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:

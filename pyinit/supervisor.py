@@ -8,12 +8,14 @@ all.  A deadline (grace period, delayed signal) is the only reason to wait with 
 from __future__ import annotations
 
 import os
-import signal
 import time
 
-from . import procfs
 from .log import DEBUG, INFO, WARN, Log
-from .signals import HANDLED, TTY_STOPS
+from .signals import (
+    HANDLED,
+    TTY_STOPS,
+    signal,  # the C module: see signals.py
+)
 from .signals import name as signame
 from .spawn import Child, terminal_is_ours
 
@@ -34,6 +36,15 @@ def exit_code(status: int) -> int:
     """The shell's view of a wait status: the exit code, or 128+N when signal N killed it."""
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
+
+
+def _children_remain() -> bool:
+    """Whether pyinit has any child left, zombie or not (descendants come back as children)."""
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WSTOPPED | os.WCONTINUED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
 
 
 class Supervisor:
@@ -205,6 +216,8 @@ class Supervisor:
 
     def _signal_owned(self, signo: int) -> int:
         """Signal every live process pyinit owns; return how many were signalled."""
+        from . import procfs  # only at the end of a run: not on the start-up path
+
         processes = procfs.owned_processes()
         if processes is None:  # no usable /proc: the main child's group is the best guess
             if self.config.session == "none":
@@ -306,6 +319,9 @@ class Supervisor:
                 self._send_exit_signal(self.config.exit_signal)
             self._finish()
         elif mode == "stop":
+            if not _children_remain():
+                self._finish()  # the common case: nothing left, no /proc scan, no grace period
+                return
             target = self.config.rewrite(signal.SIGTERM)
             count = self._signal_owned(target) if target else 0
             # The grace period runs whether or not anything could be signalled: leftovers that

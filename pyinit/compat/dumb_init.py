@@ -11,11 +11,10 @@ rewritten too.
 
 from __future__ import annotations
 
-import signal
-
 from ..cli import Exit
 from ..config import Config
 from ..options import Opt, OptionError, scan
+from ..signals import signal  # the C module: see signals.py
 
 VERSION = "1.2.5"
 MAXSIG = 31
