@@ -58,7 +58,8 @@ class Supervisor:
         self.pid1 = self.own_pid == 1
         self.handled = set(HANDLED)
         self.main_code: int | None = None  # the main child's status, once reaped
-        self.main_stopped = False
+        self.main_stopped = False  # as last reported by SIGCHLD (may lag: see _program_stopped)
+        self.proc_is_ours: bool | None = None  # /proc shows our PID namespace (checked once)
         self.deadline: float | None = None  # end of the grace period, once one started
         self.escalated = False
         self.held: dict[int, float] = {}  # delayed signals: signo -> when to forward it
@@ -207,8 +208,10 @@ class Supervisor:
                 signal=signame(signo),
                 target=dest,
             )
-        if self.main_stopped and signo in self.config.stop_signals:
-            # A stopped program cannot act on the request until it runs again.
+        if signo in self.config.stop_signals and self._program_stopped():
+            # A stopped process does not act on a stop signal until it runs again (the kernel
+            # wakes it for SIGKILL and SIGCONT only): docker stop must not wait for the grace
+            # period because someone pressed Ctrl-Z.
             try:
                 os.kill(dest, signal.SIGCONT)
             except OSError:
@@ -228,6 +231,25 @@ class Supervisor:
                 return 0
             return 1
         return sum(procfs.send(process, signo) for process in processes)
+
+    def _program_stopped(self) -> bool:
+        """The kernel's word on whether the program is stopped right now.
+
+        The SIGCHLD that reports a stop may still be waiting in the queue, so main_stopped can
+        lag behind; /proc cannot (the pid is ours until it is reaped).
+        """
+        if self.proc_is_ours is None:
+            from .procfs import proc_matches_us
+
+            self.proc_is_ours = proc_matches_us()
+        if not self.proc_is_ours:  # a /proc of another PID namespace names other processes
+            return self.main_stopped
+        try:
+            with open("/proc/%d/stat" % self.main_pid, "rb") as f:
+                stat = f.read()
+        except OSError:
+            return self.main_stopped
+        return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"T"
 
     def _give_terminal_back(self) -> None:
         """After `fg` resumed pyinit, the program's group gets the terminal again."""
