@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint example compat clean
+.PHONY: install test lint example compat bench bench-quick bench-profile clean
 
 STAMP := $(VENV)/.installed
 
@@ -20,8 +20,8 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check pyinit tests
-	$(VENV)/bin/ruff format --check pyinit tests
+	$(VENV)/bin/ruff check pyinit tests bench
+	$(VENV)/bin/ruff format --check pyinit tests bench
 
 # A real example: a shell that leaves an orphan behind, under pyinit as PID 1 of a new PID
 # namespace (as in a container) when we may create one, else as a subreaper.
@@ -35,6 +35,15 @@ example: install
 # tini's and dumb-init's own suites against pyinit's drop-in command lines (skips if absent).
 compat: install
 	tools/peer-suites.sh
+
+# pyinit against tini, dumb-init and catatonit, each as PID 1 of a new PID namespace (root).
+# Tables on stdout, JSON in bench/results/.  BENCH_PYTHON=/usr/bin/python3 measures another
+# interpreter; BENCH_QUICK=1 (or bench-quick) is the short run.
+bench: install
+	$(PY) -m bench
+
+bench-quick: install
+	$(PY) -m bench --quick
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
