@@ -42,6 +42,9 @@ compat: install
 bench: install
 	$(PY) -m bench
 
+bench-profile: install
+	$(PY) -m bench.profile
+
 bench-quick: install
 	$(PY) -m bench --quick
 

@@ -57,7 +57,7 @@ def compile_helpers(out: Path) -> dict[str, str]:
     built = {}
     for source in sorted(HELPERS.glob("*.c")):
         target = out / source.stem
-        subprocess.run([gcc, "-O2", "-Wall", "-o", str(target), str(source)], check=True)
+        subprocess.run([gcc, "-O2", "-Wall", "-Wextra", "-o", str(target), str(source)], check=True)
         built[source.stem] = str(target)
     return built
 

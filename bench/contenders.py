@@ -40,6 +40,29 @@ class Contender:
 ALL = {"startup", "signal", "reaping", "idle", "stop"}
 
 
+#: The least an init in Python can be: block everything, posix_spawn the program with the old
+#: mask, forward every signal but SIGCHLD, reap, exit with the program.  Not a usable init (no
+#: process group, no exec errors, no grace), but a floor for what pyinit's own code adds to the
+#: interpreter in the signal, reaping and stop scenarios.
+MINIMAL_INIT = """\
+import os, signal, sys
+wanted = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+old = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+child = os.posix_spawnp(sys.argv[1], sys.argv[1:], os.environ, setsigmask=old)
+while True:
+    signo = signal.sigwaitinfo(wanted).si_signo
+    if signo != signal.SIGCHLD:
+        os.kill(child, signo)
+        continue
+    while True:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == child:
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        if pid == 0:
+            break
+"""
+
+
 def _launcher(site: str) -> str:
     """The smallest Python that starts pyinit from an installed copy, without site."""
     return "import sys; sys.path.insert(0, %r); from pyinit.main import main; main()" % site
@@ -114,6 +137,15 @@ def contenders(build: Build) -> list[Contender]:
                 scenarios={"startup", "idle"},
             )
         )
+    found.append(
+        Contender(
+            "py-init",
+            "floor: a 15-line Python init",
+            "floor",
+            wrap=[py, "-I", "-S", "-c", MINIMAL_INIT],
+            scenarios={"startup", "signal", "reaping", "stop", "idle"},
+        )
+    )
     for name in ("tini", "dumb-init", "catatonit"):
         if name in build.peers:
             found.append(Contender(name, name, "peer", wrap=[build.peers[name], "--"], scenarios=set(ALL)))

@@ -202,11 +202,26 @@ def print_signal(result: dict[str, Any]) -> None:
             _num(row["via_p99_us"], "%.1f"),
             _num(row["direct_p50_us"], "%.1f"),
             _num(row["direct_p99_us"], "%.1f"),
+            _num(row["init_cpu_us_per_signal"], "%.1f"),
             "%d/%d" % (row["lost"], row["pings"] + row["lost"]),
         ]
         for row in s.values()
     ]
-    _table(["", "added x tini", "added p50", "via p50", "via p99", "direct p50", "direct p99", "lost"], rows)
+    _table(
+        [
+            "",
+            "added x tini",
+            "added p50",
+            "via p50",
+            "via p99",
+            "direct p50",
+            "direct p99",
+            "init CPU",
+            "lost",
+        ],
+        rows,
+    )
+    print("   init CPU: the init's CPU time per forwarded signal (schedstat), us")
 
 
 def print_reaping(result: dict[str, Any]) -> None:
@@ -221,18 +236,35 @@ def print_reaping(result: dict[str, Any]) -> None:
             row["label"],
             stats.fmt_ratio(stats.ratio(row["elapsed_s"], tini.get("elapsed_s"))),
             _num(row["elapsed_s"]),
+            "%s-%s" % (_num(row["elapsed_min_s"]), _num(row["elapsed_max_s"])),
             _num(row["last_exit_s"]),
             _num(row["tail_s"]),
+            stats.fmt_ratio(stats.ratio(row["tail_s"], tini.get("tail_s"))),
             _num(row["peak_zombies"], "%.0f"),
             stats.fmt_ratio(stats.ratio(row["peak_zombies"], tini.get("peak_zombies"))),
+            _num(row["init_cpu_us_per_orphan"], "%.1f"),
             str(row["failures"]) if row["failures"] else "",
         ]
         for row in s.values()
     ]
     _table(
-        ["", "time x tini", "all reaped s", "last exit s", "tail s", "peak zombies", "x tini", "fail"], rows
+        [
+            "",
+            "time x tini",
+            "all reaped s",
+            "min-max",
+            "last exit s",
+            "tail s",
+            "x tini",
+            "peak zombies",
+            "x tini",
+            "init CPU",
+            "fail",
+        ],
+        rows,
     )
-    print("   tail = all reaped - last exit: the reaping left once every orphan had exited")
+    print("   tail = all reaped - last exit: the reaping left once every orphan had exited;")
+    print("   init CPU: the init's CPU time per orphan over the run (schedstat of PID 1), us")
 
 
 def print_idle(result: dict[str, Any]) -> None:

@@ -48,7 +48,7 @@ class Settings:
     def make(cls, quick: bool) -> Settings:
         if quick:
             return cls(True, 8, 150, 300, 4, 3.0, 1, 20000)
-        return cls(False, 40, 800, 300, 15, 10.0, 3, 20000)
+        return cls(False, 60, 1500, 300, 20, 10.0, 5, 20000)
 
 
 def rotated(items: list[Contender], rep: int) -> list[Contender]:
@@ -111,6 +111,7 @@ def signal_latency(
     program directly, round-robin over all of them, one signal in flight at a time."""
     rows = [c for c in contenders if "signal" in c.scenarios and c.wrap is not None and c.kind != "none"]
     sessions: list[tuple[Contender, Fifo, Namespace]] = []
+    cost: dict[str, tuple[int, int]] = {}
     try:
         for c in rows:
             fifo = Fifo(tmp / ("signal-%s" % c.key))
@@ -123,6 +124,8 @@ def signal_latency(
             targets.append((c.key, "direct", ns.program_pid(), fifo.fd))
             os.set_blocking(fifo.fd, True)
         time.sleep(0.3)  # every init is in its wait loop by now
+        # The init's own CPU time and wake-ups over the run, per forwarded signal.
+        cost_before = {c.key: (cpu_ns(ns.init_pid), context_switches(ns.init_pid)) for c, _, ns in sessions}
         progress("signal: %d pings to %d targets" % (settings.signal_rounds * len(targets), len(targets)))
         argv = [build.helpers["sigping"], str(settings.signal_rounds), str(settings.signal_gap_us)]
         argv += ["%d:%d" % (pid, fd) for _, _, pid, fd in targets]
@@ -131,6 +134,13 @@ def signal_latency(
         )
         if done.returncode != 0:
             raise RuntimeError("sigping failed: %s" % done.stderr.strip())
+        cost = {
+            c.key: (
+                cpu_ns(ns.init_pid) - cost_before[c.key][0],
+                context_switches(ns.init_pid) - cost_before[c.key][1],
+            )
+            for c, _, ns in sessions
+        }
     finally:
         for _, fifo, ns in sessions:
             ns.kill()
@@ -159,6 +169,8 @@ def signal_latency(
             added_p99_us=None if via_p99 is None or direct_p50 is None else via_p99 - direct_p50,
             pings=len(via) + len(direct),
             lost=lost[c.key],
+            init_cpu_us_per_signal=cost[c.key][0] / 1000.0 / len(via) if via else None,
+            init_switches_per_signal=cost[c.key][1] / len(via) if via else None,
         )
     return {"unit": "us", "raw": raw, "summary": summary}
 
@@ -169,7 +181,7 @@ def signal_latency(
 def reaping(
     contenders: list[Contender], build: Build, settings: Settings, tmp: Path, progress: Progress
 ) -> dict[str, Any]:
-    rows = [c for c in contenders if "reaping" in c.scenarios and c.kind in ("pyinit", "peer")]
+    rows = [c for c in contenders if "reaping" in c.scenarios and c.wrap]  # `none` would never reap
     raw: dict[str, list[dict[str, float]]] = {c.key: [] for c in rows}
     failures: dict[str, int] = {c.key: 0 for c in rows}
     for rep in range(settings.reap_reps):
@@ -180,7 +192,7 @@ def reaping(
             status = _wait_exit(ns, timeout=240)
             try:
                 words = result.read_text().split()
-                elapsed, last_exit, peak, samples, n = (int(w) for w in words)
+                elapsed, last_exit, peak, samples, n, init_cpu = (int(w) for w in words)
             except (OSError, ValueError):
                 elapsed = -1
             if status != 0 or elapsed < 0:
@@ -194,6 +206,8 @@ def reaping(
                     "peak_zombies": peak,
                     "samples": samples,
                     "orphans": n,
+                    "init_cpu_s": init_cpu / 1e9 if init_cpu >= 0 else None,
+                    "init_cpu_us_per_orphan": init_cpu / 1e3 / n if init_cpu >= 0 else None,
                 }
             )
             progress("reaping: %s run %d: %.2f s, peak %d zombies" % (c.key, rep + 1, elapsed / 1e9, peak))
@@ -206,8 +220,10 @@ def reaping(
             failures=failures[c.key],
             **{
                 k: stats.median([r[k] for r in runs])
-                for k in ("elapsed_s", "last_exit_s", "tail_s", "peak_zombies")
+                for k in ("elapsed_s", "last_exit_s", "tail_s", "peak_zombies", "init_cpu_us_per_orphan")
             },
+            elapsed_min_s=min((r["elapsed_s"] for r in runs), default=None),
+            elapsed_max_s=max((r["elapsed_s"] for r in runs), default=None),
         )
     return {"orphans": settings.reap_orphans, "raw": raw, "summary": summary}
 
