@@ -32,6 +32,7 @@ class Build:
     venv: Path | None  # a venv with pyinit pip-installed from a wheel, as in a container image
     site: Path | None  # that venv's site-packages
     zipapp: Path | None  # pyinit as a zipapp of .pyc files
+    fast_launcher: Path | None  # a `#!python -IS` script in the venv's bin
     peers: dict[str, str]  # name -> path, for those present
     notes: list[str] = field(default_factory=list)  # what was skipped and why
 
@@ -201,11 +202,33 @@ def build_zipapp(python: str, site: Path, out: Path) -> Path:
     return target
 
 
+#: What pyinit could ship next to its console script: the shebang takes -IS (one argument, so
+#: both flags in one word), which skips site and ignores PYTHON* variables.  Without site,
+#: sys.prefix is not the venv's, so the package is found from the script's own path
+#: (PREFIX/bin/pyinit-fast -> PREFIX/lib/pythonX.Y/site-packages), without importing os.
+FAST_LAUNCHER = """\
+#!{python} -IS
+import sys
+prefix = sys.argv[0].rpartition("/")[0].rpartition("/")[0]
+sys.path.insert(0, "%s/lib/python%d.%d/site-packages" % (prefix, *sys.version_info[:2]))
+from pyinit.main import main
+main()
+"""
+
+
+def build_fast_launcher(venv: Path) -> Path:
+    target = venv / "bin" / "pyinit-fast"
+    target.write_text(FAST_LAUNCHER.format(python=venv / "bin" / "python"))
+    target.chmod(0o755)
+    return target
+
+
 def prepare(python: str) -> Build:
     notes: list[str] = []
     BUILD.mkdir(parents=True, exist_ok=True)
     helpers = compile_helpers(BUILD / "helpers")
     venv, site = build_venv(python, BUILD, notes)
     zipapp = build_zipapp(python, site, BUILD) if site else None
+    fast = build_fast_launcher(venv) if venv else None
     peers = ensure_peers(notes)
-    return Build(python, helpers, venv, site, zipapp, peers, notes)
+    return Build(python, helpers, venv, site, zipapp, fast, peers, notes)

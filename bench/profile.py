@@ -46,15 +46,19 @@ def importtime(argv: list[str]) -> list[tuple[int, int, int, str]]:
 
 
 def _python_argv(c: Contender) -> list[str]:
-    """The contender's start-up command with the interpreter made explicit where it is a script.
+    """The contender's start-up command with the interpreter explicit and -X importtime added.
 
-    PYTHONPROFILEIMPORTTIME does the work (no -X flag needed), so a console script keeps its
-    own launcher: `-I` ignores the variable, so for -I rows the flag goes on the command line.
+    A script's shebang (the console script's, or `#!python -IS`) is unfolded by hand, because
+    -I makes the interpreter ignore PYTHONPROFILEIMPORTTIME.
     """
     argv = c.startup_argv()
-    if "-I" in argv:
-        return [argv[0], "-X", "importtime", *argv[1:]]
-    return argv
+    head: list[str] = []
+    with open(argv[0], "rb") as first:
+        line = first.readline()
+    if line.startswith(b"#!"):
+        head = line[2:].decode().split()
+        return [head[0], "-X", "importtime", *head[1:], *argv]
+    return [argv[0], "-X", "importtime", *argv[1:]]
 
 
 def profile_imports(rows: list[Contender], runs: int) -> dict[str, Any]:
@@ -101,12 +105,10 @@ def profile_imports(rows: list[Contender], runs: int) -> dict[str, Any]:
 
 def _site_tree(c: Contender) -> set[str]:
     """Modules site imports for this launcher (found by running it with -X importtime)."""
-    if "-S" in c.startup_argv():
-        return set()
-    argv = c.startup_argv()
+    argv = _python_argv(c)
+    if any(a.startswith("-") and "S" in a and not a.startswith("--") for a in argv[3:5]):
+        return set()  # -S or -IS: no site
     python = argv[0]
-    if not Path(python).name.startswith("python"):  # a console script: its shebang's python
-        python = Path(python).read_text().splitlines()[0][2:].strip()
     done = subprocess.run(
         [python, "-X", "importtime", "-c", "pass"], env=dict(ENV), capture_output=True, text=True
     )
@@ -301,6 +303,24 @@ def run_phase(python: str, site: str, runs: int) -> dict[str, Any]:
     return {"medians_us": {k: stats.median(v) for k, v in samples.items()}, "profile": profile}
 
 
+GC_DURING_IMPORT = r"""
+import gc, sys, time  # nothing else before the measured imports (json would bring enum, re...)
+runs = []
+def note(phase, info, _clock=time.perf_counter_ns):
+    runs.append((phase, info["generation"], _clock()))
+gc.callbacks.append(note)
+start = time.perf_counter_ns()
+import os, signal
+floor_done = len(runs)
+sys.path.insert(0, SITE)
+import pyinit.main
+total = (time.perf_counter_ns() - start) / 1000.0
+spans = [(runs[i][1], (runs[i + 1][2] - runs[i][2]) / 1000.0) for i in range(0, len(runs) - 1, 2)]
+import json
+print(json.dumps({"collections": spans, "floor_collections": floor_done // 2, "import_us": total}))
+"""
+
+
 def in_process(python: str, site: str, script: str) -> dict[str, Any]:
     done = subprocess.run(
         [python, "-I", "-S", "-c", "SITE = %r\n%s" % (site, script)],
@@ -399,6 +419,21 @@ def main(argv: list[str] | None = None) -> None:
         )
         for name, size, count in traced["top"][:10]:
             print("     %-50s %7.1f KiB %6d blocks" % (name, size / 1024.0, count))
+    gc_runs = in_process(python, str(build.site), GC_DURING_IMPORT)
+    report["gc_during_import"] = gc_runs
+    if "error" not in gc_runs:
+        spans = gc_runs["collections"]
+        print(
+            "   garbage collections while importing os, signal and pyinit.main: %d (%d of them in the"
+            " floor's imports), %.0f us of %.0f us: %s"
+            % (
+                len(spans),
+                gc_runs["floor_collections"],
+                sum(us for _, us in spans),
+                gc_runs["import_us"],
+                ", ".join("gen%d %.0f" % (gen, us) for gen, us in spans),
+            )
+        )
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="pyinit-profile-") as tmp:

@@ -37,6 +37,7 @@ def machine() -> dict[str, Any]:
         "cpu": model,
         "kernel": platform.release(),
         "loadavg_start": loadavg(),
+        "cpu_busy_start_pct": cpu_busy(1.0),
     }
 
 
@@ -45,6 +46,29 @@ def loadavg() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "?"
+
+
+def cpu_busy(seconds: float = 0.5) -> float | None:
+    """Share of the machine's CPU time busy over a short sample (/proc/stat), in percent.
+
+    The load average misleads here: the reaping scenario's 20,000 runnable orphans push it
+    into the thousands for minutes after, while the machine is idle again.
+    """
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 == total0:
+        return None
+    return 100.0 * (1 - (idle1 - idle0) / (total1 - total0))
 
 
 def log(text: str) -> None:
@@ -89,8 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="pyinit-bench-") as tmp:
         for name in only:
-            start = time.monotonic()
             load = loadavg()
+            busy = cpu_busy()
+            start = time.monotonic()
             if name == "startup":
                 result = scenarios.startup(everyone, settings, log)
             elif name == "signal":
@@ -101,11 +126,15 @@ def main(argv: list[str] | None = None) -> None:
                 result = scenarios.idle(everyone, build, settings, Path(tmp), log)
             else:
                 result = scenarios.reaping(everyone, build, settings, Path(tmp), log)
-            result["loadavg_before"] = load
             result["seconds"] = time.monotonic() - start
+            result["loadavg_before"] = load
+            result["cpu_busy_before_pct"] = busy
             results[name] = result
             PRINTERS[name](result)
-            print("   (%.0f s; load average before: %s)\n" % (result["seconds"], load))
+            print(
+                "   (%.0f s; before it: CPUs %s%% busy, load average %s)\n"
+                % (result["seconds"], "-" if busy is None else "%.0f" % busy, load)
+            )
 
     verdicts = stats.evaluate(results, MAIN)
     print("== Targets (pyinit against the same run)")
@@ -129,8 +158,8 @@ def print_header(meta: dict[str, Any]) -> None:
     m = meta["machine"]
     print("== pyinit benchmark, %s%s" % (meta["date"], " (quick mode)" if meta["settings"]["quick"] else ""))
     print(
-        "   machine: %s CPUs, %s, kernel %s; load average %s"
-        % (m["nproc"], m["cpu"], m["kernel"], m["loadavg_start"])
+        "   machine: %s CPUs, %s, kernel %s; at the start: CPUs %s%% busy, load average %s"
+        % (m["nproc"], m["cpu"], m["kernel"], _num(m["cpu_busy_start_pct"], "%.0f"), m["loadavg_start"])
     )
     print(
         "   python under test: %s (%s), for pyinit and the floors"
@@ -322,11 +351,12 @@ def print_breakdown(s: dict[str, Any]) -> None:
         ("  of which finalization (floor - os._exit variant)", med("floor-os-signal"), med("diag-exit")),
         ("pyinit's imports (pyinit.main, no run)", med("diag-imports"), med("diag-exit")),
         ("  python fork/exec/wait of true alone", med("diag-fork"), med("diag-exit")),
-        ("pyinit's run: parse, spawn true, reap, exit", med("pyinit-fast"), med("diag-imports")),
-        ("console script launcher: venv site + launcher", med(MAIN), med("pyinit-fast")),
+        ("pyinit's run (+ -IS launcher): parse, spawn, reap, exit", med("pyinit-fast"), med("diag-imports")),
+        ("console script instead: site + launcher", med(MAIN), med("pyinit-fast")),
         ("python -m instead: site + runpy", med("pyinit-m"), med("pyinit-fast")),
-        ("zipapp instead of sys.path launcher", med("pyinit-pyz"), med("pyinit-fast")),
+        ("zipapp instead (runpy, zipimport)", med("pyinit-pyz"), med("pyinit-fast")),
         ("editable dev install instead of pip-installed", med("pyinit-dev"), med(MAIN)),
+        ("a 15-line Python init instead (same job, less of it)", med("py-init"), med("pyinit-fast")),
     ]
     print("\n== Start-up breakdown (differences of the medians above, ms)")
     for text, value, base in steps:

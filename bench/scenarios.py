@@ -48,7 +48,7 @@ class Settings:
     def make(cls, quick: bool) -> Settings:
         if quick:
             return cls(True, 8, 150, 300, 4, 3.0, 1, 20000)
-        return cls(False, 60, 1500, 300, 20, 10.0, 5, 20000)
+        return cls(False, 100, 1500, 300, 30, 10.0, 7, 20000)
 
 
 def rotated(items: list[Contender], rep: int) -> list[Contender]:
