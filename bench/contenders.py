@@ -150,6 +150,21 @@ def contenders(build: Build) -> list[Contender]:
     for name in ("tini", "dumb-init", "catatonit"):
         if name in build.peers:
             found.append(Contender(name, name, "peer", wrap=[build.peers[name], "--"], scenarios=set(ALL)))
+    if build.venv is not None:
+        # The reaping scenario's orphans exit in the program's process group.  When that group
+        # is not the init's but in the init's session (pyinit's default, tini's, catatonit's),
+        # every exit makes the kernel ask whether the group becomes orphaned, walking the
+        # group's not yet reaped zombies under the tasklist lock: O(zombies) per exit.  In its
+        # own session (--setsid, dumb-init's way) the question is never asked.
+        found.append(
+            Contender(
+                "pyinit-setsid",
+                "diag: pyinit --setsid",
+                "diag",
+                wrap=[str(build.venv / "bin" / "pyinit"), "--setsid", "--"],
+                scenarios={"reaping"},
+            )
+        )
     if build.site is not None:
         # Diagnostics for the start-up breakdown: each adds one step to the row before it.
         site = str(build.site)

@@ -272,6 +272,7 @@ def print_reaping(result: dict[str, Any]) -> None:
             _num(row["peak_zombies"], "%.0f"),
             stats.fmt_ratio(stats.ratio(row["peak_zombies"], tini.get("peak_zombies"))),
             _num(row["init_cpu_us_per_orphan"], "%.1f"),
+            "%d/%d" % (row["slow_herds"], row["runs"]),
             str(row["failures"]) if row["failures"] else "",
         ]
         for row in s.values()
@@ -288,12 +289,16 @@ def print_reaping(result: dict[str, Any]) -> None:
             "peak zombies",
             "x tini",
             "init CPU",
+            "slow herds",
             "fail",
         ],
         rows,
     )
     print("   tail = all reaped - last exit: the reaping left once every orphan had exited;")
-    print("   init CPU: the init's CPU time per orphan over the run (schedstat of PID 1), us")
+    print("   init CPU: the init's CPU time per orphan over the run (schedstat of PID 1), us;")
+    print("   slow herds: runs whose orphans took > 2x the typical time to exit (the kernel's")
+    print("   orphaned-group check walks the group's zombies at every exit when the group is not")
+    print("   the init's but in its session: compare pyinit --setsid)")
 
 
 def print_idle(result: dict[str, Any]) -> None:

@@ -211,12 +211,16 @@ def reaping(
                 }
             )
             progress("reaping: %s run %d: %.2f s, peak %d zombies" % (c.key, rep + 1, elapsed / 1e9, peak))
+    # A "slow herd": the orphans took more than twice the typical time to exit (see the
+    # process-group note in contenders.py); counted per init, as it is bimodal, not noise.
+    typical = stats.median([r["last_exit_s"] for runs in raw.values() for r in runs])
     summary = {}
     for c in rows:
         runs = raw[c.key]
         summary[c.key] = dict(
             _describe(c),
             runs=len(runs),
+            slow_herds=sum(1 for r in runs if typical and r["last_exit_s"] > 2 * typical),
             failures=failures[c.key],
             **{
                 k: stats.median([r[k] for r in runs])
