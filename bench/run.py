@@ -299,6 +299,27 @@ def print_reaping(result: dict[str, Any]) -> None:
     print("   slow herds: runs whose orphans took > 2x the typical time to exit (the kernel's")
     print("   orphaned-group check walks the group's zombies at every exit when the group is not")
     print("   the init's but in its session: compare pyinit --setsid)")
+    frozen = result.get("frozen", {}).get("summary", {})
+    if frozen:
+        tini_reap = frozen.get("tini", {}).get("reap_s")
+        print("\n   3b. The init's reaping alone: init SIGSTOPped while the orphans exit, then SIGCONT")
+        rows = [
+            [
+                row["label"],
+                stats.fmt_ratio(stats.ratio(row["reap_s"], tini_reap)),
+                _num(None if row["reap_s"] is None else row["reap_s"] * 1000, "%.0f"),
+                "%s-%s"
+                % (
+                    _num(None if row["reap_min_s"] is None else row["reap_min_s"] * 1000, "%.0f"),
+                    _num(None if row["reap_max_s"] is None else row["reap_max_s"] * 1000, "%.0f"),
+                ),
+                _num(row["zombies_per_s"], "%.0f"),
+                _num(row["init_cpu_us_per_orphan"], "%.1f"),
+                str(row["failures"]) if row["failures"] else "",
+            ]
+            for row in frozen.values()
+        ]
+        _table(["", "x tini", "reap ms", "min-max", "zombies/s", "init CPU", "fail"], rows)
 
 
 def print_idle(result: dict[str, Any]) -> None:

@@ -48,7 +48,7 @@ class Settings:
     def make(cls, quick: bool) -> Settings:
         if quick:
             return cls(True, 8, 150, 300, 4, 3.0, 1, 20000)
-        return cls(False, 100, 1500, 300, 30, 10.0, 7, 20000)
+        return cls(False, 100, 1500, 300, 30, 10.0, 5, 20000)
 
 
 def rotated(items: list[Contender], rep: int) -> list[Contender]:
@@ -229,7 +229,84 @@ def reaping(
             elapsed_min_s=min((r["elapsed_s"] for r in runs), default=None),
             elapsed_max_s=max((r["elapsed_s"] for r in runs), default=None),
         )
-    return {"orphans": settings.reap_orphans, "raw": raw, "summary": summary}
+    frozen = reaping_frozen(rows, build, settings, tmp, progress)
+    return {"orphans": settings.reap_orphans, "raw": raw, "summary": summary, "frozen": frozen}
+
+
+def reaping_frozen(
+    rows: list[Contender], build: Build, settings: Settings, tmp: Path, progress: Progress
+) -> dict[str, Any]:
+    """The init's reaping alone: SIGSTOP the init, let the orphans (in a session of their own)
+    all exit, SIGCONT the init and time until none is left.  No herd competes for the CPUs and
+    no kernel lock is fought over, so this is the init's own rate: deterministic where the
+    scenario above is bimodal."""
+    raw: dict[str, list[dict[str, float]]] = {c.key: [] for c in rows}
+    failures: dict[str, int] = {c.key: 0 for c in rows}
+    for rep in range(settings.reap_reps):
+        for c in rotated(rows, rep):
+            result = tmp / ("frozen-%s-%d" % (c.key, rep))
+            fifo = Fifo(tmp / ("frozen-sync-%s-%d" % (c.key, rep)))
+            assert c.wrap is not None
+            argv = [build.helpers["orphans"], str(settings.reap_orphans), str(result), str(fifo.path)]
+            ns = Namespace(c.wrap + argv)
+            try:
+                fifo.read_record(timeout=120)  # all created
+                init, program = ns.init_pid, ns.program_pid()
+                os.kill(init, signal.SIGSTOP)
+                _wait_state(init, "T")
+                os.kill(program, signal.SIGUSR2)
+                fifo.read_record(timeout=120)  # all exited: zombies waiting for a stopped init
+                resumed = time.monotonic_ns()  # CLOCK_MONOTONIC, as the helper's
+                os.kill(init, signal.SIGCONT)
+                status = _wait_exit(ns, timeout=120)
+                done, samples, n, init_cpu = (int(w) for w in result.read_text().split())
+            except (OSError, ValueError, TimeoutError):
+                failures[c.key] += 1
+                continue
+            finally:
+                if ns.proc.returncode is None:
+                    ns.kill()
+                fifo.close()
+            if status != 0:
+                failures[c.key] += 1
+                continue
+            raw[c.key].append(
+                {
+                    "reap_s": (done - resumed) / 1e9,
+                    "samples": samples,
+                    "orphans": n,
+                    "init_cpu_us_per_orphan": init_cpu / 1e3 / n if init_cpu >= 0 else None,
+                }
+            )
+            progress("reaping, init frozen: %s run %d: %.3f s" % (c.key, rep + 1, (done - resumed) / 1e9))
+    summary = {}
+    for c in rows:
+        runs = raw[c.key]
+        reap = stats.median([r["reap_s"] for r in runs])
+        summary[c.key] = dict(
+            _describe(c),
+            runs=len(runs),
+            failures=failures[c.key],
+            reap_s=reap,
+            reap_min_s=min((r["reap_s"] for r in runs), default=None),
+            reap_max_s=max((r["reap_s"] for r in runs), default=None),
+            zombies_per_s=settings.reap_orphans / reap if reap else None,
+            init_cpu_us_per_orphan=stats.median(
+                [r["init_cpu_us_per_orphan"] for r in runs if r["init_cpu_us_per_orphan"] is not None]
+            ),
+        )
+    return {"raw": raw, "summary": summary}
+
+
+def _wait_state(pid: int, state: str, timeout: float = 10.0) -> None:
+    """Until /proc/PID/stat shows the process in `state` (T: stopped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = Path("/proc/%d/stat" % pid).read_text()
+        if text[text.rindex(")") + 2] == state:
+            return
+        time.sleep(0.001)
+    raise TimeoutError("pid %d never reached state %s" % (pid, state))
 
 
 # --- 4 and 5. idle: wake-ups, CPU, memory ---------------------------------------------------------

@@ -143,6 +143,18 @@ def evaluate(results: dict[str, Any], main: str = "pyinit") -> list[Verdict]:
         )
     )
 
+    frozen = results.get("reaping", {}).get("frozen", {}).get("summary", {})
+    if frozen:
+        verdicts.append(
+            at_most(
+                "(diagnostic) reaping 20,000 zombies, init frozen meanwhile, no slower than tini",
+                frozen.get(main, {}).get("reap_s"),
+                frozen.get("tini", {}).get("reap_s"),
+                1.0,
+                "time %s / tini" % main,
+            )
+        )
+
     signal = results.get("signal", {}).get("summary", {})
     mine, tini = signal.get(main, {}), signal.get("tini", {})
     verdicts.append(

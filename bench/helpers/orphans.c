@@ -19,6 +19,14 @@
  * tables, so creating 20,000 takes a fraction of what fork() takes and their exit is light:
  * what is left to measure after the release is mostly the init's reaping.
  *
+ * With a third argument, SYNC_FIFO, the run is staged for a frozen init instead, to time the
+ * init's reaping alone: the orphans get a session of their own (so no orphaned-group check
+ * slows their exits, see below), this program writes an 8-byte 1 to SYNC_FIFO once they are
+ * created and waits for SIGUSR2 (the harness has SIGSTOPped the init meanwhile), releases them,
+ * writes 2 once every one has exited, and times until all are reaped (the harness SIGCONTs the
+ * init after the 2).  RESULT_FILE then gets "DONE_NS SAMPLES CREATED INIT_CPU_NS", DONE_NS
+ * being CLOCK_MONOTONIC when none was left, for the harness to subtract its SIGCONT time from.
+ *
  * Writes "ELAPSED_NS LAST_EXIT_NS PEAK_ZOMBIES SAMPLES CREATED INIT_CPU_NS" to RESULT_FILE and
  * exits 0 (1 on trouble).  INIT_CPU_NS is the CPU time PID 1 used meanwhile (its schedstat): the
  * init's own cost of reaping, whatever the scheduler made of the wall time.  ELAPSED runs from the close() that releases them to the first sample that finds
@@ -29,6 +37,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -92,12 +101,69 @@ static int orphan(void *arg) {
     return 0;
 }
 
+/* Kill(pid, 0) every pid not yet seen reaped, until none is left; returns the number of
+ * passes.  A pass costs ~0.3 us per pid: the pause after it is twice its cost, so the sampler
+ * takes at most a third of a CPU from the init. */
+static long until_all_reaped(pid_t *pids, long n, int64_t deadline) {
+    long left = n, samples = 0;
+    while (left > 0 && now_ns() < deadline) {
+        int64_t start = now_ns();
+        long kept = 0;
+        for (long i = 0; i < left; i++)
+            if (!(kill(pids[i], 0) != 0 && errno == ESRCH))
+                pids[kept++] = pids[i];
+        left = kept;
+        samples++;
+        if (left == 0)
+            break;
+        int64_t pause = 2 * (now_ns() - start);
+        struct timespec ts = {0, pause < 200000 ? 200000 : pause > 20000000 ? 20000000 : pause};
+        nanosleep(&ts, NULL);
+    }
+    return left == 0 ? samples : -1;
+}
+
+static int tell(int fd, int64_t what) {
+    return write(fd, &what, sizeof what) == sizeof what ? 0 : -1;
+}
+
+static int frozen(long n, pid_t *pids, const char *result, const char *sync_path, sigset_t *usr2) {
+    int sync = open(sync_path, O_WRONLY | O_CLOEXEC);
+    if (sync < 0 || tell(sync, 1) != 0)
+        return 1;
+    int signo;
+    sigwait(usr2, &signo); /* the init is stopped now */
+    close(barrier[1]);
+    int64_t deadline = now_ns() + 120LL * 1000000000;
+    while (__atomic_load_n(&sh->exited, __ATOMIC_SEQ_CST) < n && now_ns() < deadline)
+        pause_ms(1);
+    pause_ms(20); /* from the counter to the zombie state: a few microseconds of exit path */
+    int64_t cpu0 = init_cpu_ns();
+    if (tell(sync, 2) != 0)
+        return 1;
+    long samples = until_all_reaped(pids, n, now_ns() + 120LL * 1000000000);
+    int64_t done = now_ns();
+    int64_t cpu1 = init_cpu_ns();
+    FILE *f = fopen(result, "w");
+    if (!f)
+        return 1;
+    fprintf(f, "%lld %ld %ld %lld\n", (long long)done, samples, n,
+            (long long)(cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0));
+    fclose(f);
+    return samples < 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: orphans N RESULT_FILE\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: orphans N RESULT_FILE [SYNC_FIFO]\n");
         return 2;
     }
     long n = atol(argv[1]);
+    const char *sync_path = argc == 4 ? argv[3] : NULL;
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &usr2, NULL); /* before the harness could send it */
     /* Shared with the middle and so with the orphans (MAP_SHARED survives the fork; the
      * orphans share the middle's memory): the orphans' pids and the counters. */
     pid_t *pids = mmap(NULL, n * sizeof *pids, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -120,6 +186,10 @@ int main(int argc, char **argv) {
             _exit(1);
         }
         close(barrier[1]);
+        if (sync_path && setsid() < 0) {
+            perror("orphans: setsid");
+            _exit(1);
+        }
         for (long i = 0; i < n; i++) {
             pid_t pid = clone(orphan, stacks + (i + 1) * STACK_SIZE, CLONE_VM | SIGCHLD, NULL);
             if (pid < 0) {
@@ -140,6 +210,8 @@ int main(int argc, char **argv) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !sh->ready)
         return 1;
     pause_ms(50); /* let the last ones get from the counter into read() */
+    if (sync_path)
+        return frozen(n, pids, argv[2], sync_path, &usr2);
     long left = n, reaped = 0, peak = 0, samples = 0;
     int64_t cpu0 = init_cpu_ns();
     int64_t t0 = now_ns();
