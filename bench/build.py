@@ -64,8 +64,12 @@ def compile_helpers(out: Path) -> dict[str, str]:
 
 
 def ensure_peers(notes: list[str]) -> dict[str, str]:
-    """Find tini, dumb-init and catatonit; as root, apt-get install the missing ones."""
-    missing = [name for name in PEERS if shutil.which(name) is None]
+    """Find tini, dumb-init and catatonit (and gcc); as root, apt-get install the missing ones.
+
+    The Debian package names are the command names.  apt-get update only when a plain
+    install failed: the package lists may simply be stale or absent on a fresh machine.
+    """
+    missing = [name for name in (*PEERS, "gcc") if shutil.which(name) is None]
     if missing and os.geteuid() == 0 and shutil.which("apt-get"):
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]
@@ -226,9 +230,9 @@ def build_fast_launcher(venv: Path) -> Path:
 def prepare(python: str) -> Build:
     notes: list[str] = []
     BUILD.mkdir(parents=True, exist_ok=True)
+    peers = ensure_peers(notes)
     helpers = compile_helpers(BUILD / "helpers")
     venv, site = build_venv(python, BUILD, notes)
     zipapp = build_zipapp(python, site, BUILD) if site else None
     fast = build_fast_launcher(venv) if venv else None
-    peers = ensure_peers(notes)
     return Build(python, helpers, venv, site, zipapp, fast, peers, notes)

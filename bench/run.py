@@ -80,6 +80,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1")
     parser.add_argument("--only", default="", help="comma-separated: " + ",".join(SCENARIOS))
     parser.add_argument("--json", default="", help="where to write the results (default bench/results/)")
+    parser.add_argument(
+        "--signal-gap-us",
+        type=int,
+        default=None,
+        help="pause between two pings (default 300): the longer an init sleeps, the colder its caches"
+        " and the more a wake-up costs, the more so the bigger its working set (Python's)",
+    )
     args = parser.parse_args(argv)
     only = [s for s in args.only.split(",") if s] or list(SCENARIOS)
     unknown = set(only) - set(SCENARIOS)
@@ -96,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     build = prepare(python)
     everyone = contenders(build)
     settings = scenarios.Settings.make(args.quick)
+    if args.signal_gap_us is not None:
+        settings.signal_gap_us = args.signal_gap_us
     version = subprocess.run(
         [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
     )
@@ -250,7 +259,10 @@ def print_signal(result: dict[str, Any]) -> None:
         ],
         rows,
     )
-    print("   init CPU: the init's CPU time per forwarded signal (schedstat), us")
+    print(
+        "   init CPU: the init's CPU time per forwarded signal (schedstat), us; %d us between pings"
+        % result["gap_us"]
+    )
 
 
 def print_reaping(result: dict[str, Any]) -> None:

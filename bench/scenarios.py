@@ -48,7 +48,7 @@ class Settings:
     def make(cls, quick: bool) -> Settings:
         if quick:
             return cls(True, 8, 150, 300, 4, 3.0, 1, 20000)
-        return cls(False, 100, 1500, 300, 30, 10.0, 5, 20000)
+        return cls(False, 100, 1500, 300, 30, 10.0, 7, 20000)
 
 
 def rotated(items: list[Contender], rep: int) -> list[Contender]:
@@ -172,7 +172,7 @@ def signal_latency(
             init_cpu_us_per_signal=cost[c.key][0] / 1000.0 / len(via) if via else None,
             init_switches_per_signal=cost[c.key][1] / len(via) if via else None,
         )
-    return {"unit": "us", "raw": raw, "summary": summary}
+    return {"unit": "us", "gap_us": settings.signal_gap_us, "raw": raw, "summary": summary}
 
 
 # --- 3. reaping ---------------------------------------------------------------------------------
