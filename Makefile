@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint example compat zipapp docker-test clean
+.PHONY: install test lint example compat zipapp docker-test bench bench-quick bench-profile clean
 
 STAMP := $(VENV)/.installed
 
@@ -20,8 +20,8 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check pyinit tests tools examples
-	$(VENV)/bin/ruff format --check pyinit tests tools examples
+	$(VENV)/bin/ruff check pyinit tests tools examples bench
+	$(VENV)/bin/ruff format --check pyinit tests tools examples bench
 
 # pyinit as one file, dist/pyinit.pyz (stdlib zipapp, `#!/usr/bin/env python3`, with bytecode
 # for this $(PYTHON)): copy it to /usr/local/bin/pyinit and run it directly.
@@ -45,6 +45,18 @@ example: install
 # tini's and dumb-init's own suites against pyinit's drop-in command lines (skips if absent).
 compat: install
 	tools/peer-suites.sh
+
+# pyinit against tini, dumb-init and catatonit, each as PID 1 of a new PID namespace (root).
+# Tables on stdout, JSON in bench/results/.  BENCH_PYTHON=/usr/bin/python3 measures another
+# interpreter; BENCH_QUICK=1 (or bench-quick) is the short run.
+bench: install
+	$(PY) -m bench
+
+bench-profile: install
+	$(PY) -m bench.profile
+
+bench-quick: install
+	$(PY) -m bench --quick
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,5 @@
+"""python -m bench [--quick] [--only SCENARIO,...]"""
+
+from bench.run import main
+
+main()

@@ -1,0 +1,417 @@
+"""The six scenarios.  Each returns {"raw": per-run numbers, "summary": per-contender figures}.
+
+Repetitions go round-robin across the contenders, the starting one rotating, so that a burst
+of load from elsewhere on the machine lands on all of them alike; where the contenders can run
+at the same time without disturbing each other (signals, idling), they do.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from bench import stats
+from bench.build import Build
+from bench.contenders import Contender
+from bench.pidns import (
+    Fifo,
+    Namespace,
+    context_switches,
+    cpu_ns,
+    cpu_ticks,
+    smaps_by_mapping,
+    smaps_rollup,
+    timed_run,
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Settings:
+    quick: bool
+    startup_reps: int
+    signal_rounds: int
+    signal_gap_us: int
+    stop_reps: int
+    idle_seconds: float
+    reap_reps: int
+    reap_orphans: int
+
+    @classmethod
+    def make(cls, quick: bool) -> Settings:
+        if quick:
+            return cls(True, 8, 150, 300, 4, 3.0, 1, 20000)
+        return cls(False, 100, 1500, 300, 30, 10.0, 7, 20000)
+
+
+def rotated(items: list[Contender], rep: int) -> list[Contender]:
+    if not items:
+        return items
+    shift = rep % len(items)
+    return items[shift:] + items[:shift]
+
+
+def _describe(c: Contender) -> dict[str, Any]:
+    return {"label": c.label, "kind": c.kind, "pyinit": c.pyinit}
+
+
+def _wait_exit(ns: Namespace, timeout: float) -> int:
+    """Block in waitpid for unshare (no polling: Popen.wait(timeout) sleeps up to 50 ms).
+
+    A watchdog SIGKILLs the namespace should it hang.
+    """
+    watchdog = threading.Timer(timeout, lambda: os.kill(ns.proc.pid, signal.SIGKILL))
+    watchdog.start()
+    try:
+        _, status = os.waitpid(ns.proc.pid, 0)
+    finally:
+        watchdog.cancel()
+    ns.proc.returncode = os.waitstatus_to_exitcode(status)
+    return status
+
+
+# --- 1. start-up ----------------------------------------------------------------------------
+
+
+def startup(contenders: list[Contender], settings: Settings, progress: Progress) -> dict[str, Any]:
+    rows = [c for c in contenders if "startup" in c.scenarios]
+    failures: dict[str, int] = {c.key: 0 for c in rows}
+    for c in rows:  # warm-up: page cache, and .pyc files an editable install writes once
+        timed_run(c.startup_argv())
+    samples: dict[str, list[float]] = {c.key: [] for c in rows}
+    for rep in range(settings.startup_reps):
+        for c in rotated(rows, rep):
+            elapsed, status = timed_run(c.startup_argv())
+            if status != 0:
+                failures[c.key] += 1
+                continue
+            samples[c.key].append(elapsed / 1e6)
+        if rep % 10 == 9:
+            progress("start-up: %d/%d rounds" % (rep + 1, settings.startup_reps))
+    summary = {
+        c.key: dict(stats.summary(samples[c.key]), failures=failures[c.key], **_describe(c)) for c in rows
+    }
+    return {"unit": "ms", "raw": samples, "summary": summary}
+
+
+# --- 2. signal latency ------------------------------------------------------------------------
+
+
+def signal_latency(
+    contenders: list[Contender], build: Build, settings: Settings, tmp: Path, progress: Progress
+) -> dict[str, Any]:
+    """Every init runs sigrecv at once; sigping alternates between killing the init and the
+    program directly, round-robin over all of them, one signal in flight at a time."""
+    rows = [c for c in contenders if "signal" in c.scenarios and c.wrap is not None and c.kind != "none"]
+    sessions: list[tuple[Contender, Fifo, Namespace]] = []
+    cost: dict[str, tuple[int, int]] = {}
+    try:
+        for c in rows:
+            fifo = Fifo(tmp / ("signal-%s" % c.key))
+            assert c.wrap is not None
+            sessions.append((c, fifo, Namespace(c.wrap + [build.helpers["sigrecv"], str(fifo.path)])))
+        targets: list[tuple[str, str, int, int]] = []  # (key, "via"|"direct", pid, fd)
+        for c, fifo, ns in sessions:
+            fifo.read_record()  # the program's handler is installed
+            targets.append((c.key, "via", ns.init_pid, fifo.fd))
+            targets.append((c.key, "direct", ns.program_pid(), fifo.fd))
+            os.set_blocking(fifo.fd, True)
+        time.sleep(0.3)  # every init is in its wait loop by now
+        # The init's own CPU time and wake-ups over the run, per forwarded signal.
+        cost_before = {c.key: (cpu_ns(ns.init_pid), context_switches(ns.init_pid)) for c, _, ns in sessions}
+        progress("signal: %d pings to %d targets" % (settings.signal_rounds * len(targets), len(targets)))
+        argv = [build.helpers["sigping"], str(settings.signal_rounds), str(settings.signal_gap_us)]
+        argv += ["%d:%d" % (pid, fd) for _, _, pid, fd in targets]
+        done = subprocess.run(
+            argv, pass_fds=[fd for *_, fd in targets], capture_output=True, text=True, timeout=600
+        )
+        if done.returncode != 0:
+            raise RuntimeError("sigping failed: %s" % done.stderr.strip())
+        cost = {
+            c.key: (
+                cpu_ns(ns.init_pid) - cost_before[c.key][0],
+                context_switches(ns.init_pid) - cost_before[c.key][1],
+            )
+            for c, _, ns in sessions
+        }
+    finally:
+        for _, fifo, ns in sessions:
+            ns.kill()
+            fifo.close()
+    raw: dict[str, dict[str, list[float]]] = {c.key: {"via": [], "direct": []} for c in rows}
+    lost: dict[str, int] = {c.key: 0 for c in rows}
+    for line in done.stdout.splitlines():
+        index, latency = (int(word) for word in line.split())
+        key, path, _, _ = targets[index]
+        if latency < 0:
+            lost[key] += 1
+        else:
+            raw[key][path].append(latency / 1000.0)
+    summary = {}
+    for c in rows:
+        via, direct = raw[c.key]["via"], raw[c.key]["direct"]
+        via_p50, direct_p50 = stats.median(via), stats.median(direct)
+        via_p99 = stats.percentile(via, 99)
+        summary[c.key] = dict(
+            _describe(c),
+            via_p50_us=via_p50,
+            via_p99_us=via_p99,
+            direct_p50_us=direct_p50,
+            direct_p99_us=stats.percentile(direct, 99),
+            added_p50_us=None if via_p50 is None or direct_p50 is None else via_p50 - direct_p50,
+            added_p99_us=None if via_p99 is None or direct_p50 is None else via_p99 - direct_p50,
+            pings=len(via) + len(direct),
+            lost=lost[c.key],
+            init_cpu_us_per_signal=cost[c.key][0] / 1000.0 / len(via) if via else None,
+            init_switches_per_signal=cost[c.key][1] / len(via) if via else None,
+        )
+    return {"unit": "us", "gap_us": settings.signal_gap_us, "raw": raw, "summary": summary}
+
+
+# --- 3. reaping ---------------------------------------------------------------------------------
+
+
+def reaping(
+    contenders: list[Contender], build: Build, settings: Settings, tmp: Path, progress: Progress
+) -> dict[str, Any]:
+    rows = [c for c in contenders if "reaping" in c.scenarios and c.wrap]  # `none` would never reap
+    raw: dict[str, list[dict[str, float]]] = {c.key: [] for c in rows}
+    failures: dict[str, int] = {c.key: 0 for c in rows}
+    for rep in range(settings.reap_reps):
+        for c in rotated(rows, rep):
+            result = tmp / ("reap-%s-%d" % (c.key, rep))
+            assert c.wrap is not None
+            ns = Namespace(c.wrap + [build.helpers["orphans"], str(settings.reap_orphans), str(result)])
+            status = _wait_exit(ns, timeout=240)
+            try:
+                words = result.read_text().split()
+                elapsed, last_exit, peak, samples, n, init_cpu = (int(w) for w in words)
+            except (OSError, ValueError):
+                elapsed = -1
+            if status != 0 or elapsed < 0:
+                failures[c.key] += 1
+                continue
+            raw[c.key].append(
+                {
+                    "elapsed_s": elapsed / 1e9,
+                    "last_exit_s": last_exit / 1e9,
+                    "tail_s": (elapsed - last_exit) / 1e9,
+                    "peak_zombies": peak,
+                    "samples": samples,
+                    "orphans": n,
+                    "init_cpu_s": init_cpu / 1e9 if init_cpu >= 0 else None,
+                    "init_cpu_us_per_orphan": init_cpu / 1e3 / n if init_cpu >= 0 else None,
+                }
+            )
+            progress("reaping: %s run %d: %.2f s, peak %d zombies" % (c.key, rep + 1, elapsed / 1e9, peak))
+    # A "slow herd": the orphans took more than twice the typical time to exit (see the
+    # process-group note in contenders.py); counted per init, as it is bimodal, not noise.
+    typical = stats.median([r["last_exit_s"] for runs in raw.values() for r in runs])
+    summary = {}
+    for c in rows:
+        runs = raw[c.key]
+        summary[c.key] = dict(
+            _describe(c),
+            runs=len(runs),
+            slow_herds=sum(1 for r in runs if typical and r["last_exit_s"] > 2 * typical),
+            failures=failures[c.key],
+            **{
+                k: stats.median([r[k] for r in runs])
+                for k in ("elapsed_s", "last_exit_s", "tail_s", "peak_zombies", "init_cpu_us_per_orphan")
+            },
+            elapsed_min_s=min((r["elapsed_s"] for r in runs), default=None),
+            elapsed_max_s=max((r["elapsed_s"] for r in runs), default=None),
+        )
+    frozen = reaping_frozen(rows, build, settings, tmp, progress)
+    return {"orphans": settings.reap_orphans, "raw": raw, "summary": summary, "frozen": frozen}
+
+
+def reaping_frozen(
+    rows: list[Contender], build: Build, settings: Settings, tmp: Path, progress: Progress
+) -> dict[str, Any]:
+    """The init's reaping alone: SIGSTOP the init, let the orphans (in a session of their own)
+    all exit, SIGCONT the init and time until none is left.  No herd competes for the CPUs and
+    no kernel lock is fought over, so this is the init's own rate: deterministic where the
+    scenario above is bimodal."""
+    raw: dict[str, list[dict[str, float]]] = {c.key: [] for c in rows}
+    failures: dict[str, int] = {c.key: 0 for c in rows}
+    for rep in range(settings.reap_reps):
+        for c in rotated(rows, rep):
+            result = tmp / ("frozen-%s-%d" % (c.key, rep))
+            fifo = Fifo(tmp / ("frozen-sync-%s-%d" % (c.key, rep)))
+            assert c.wrap is not None
+            argv = [build.helpers["orphans"], str(settings.reap_orphans), str(result), str(fifo.path)]
+            ns = Namespace(c.wrap + argv)
+            try:
+                fifo.read_record(timeout=120)  # all created
+                init, program = ns.init_pid, ns.program_pid()
+                os.kill(init, signal.SIGSTOP)
+                _wait_state(init, "T")
+                os.kill(program, signal.SIGUSR2)
+                fifo.read_record(timeout=120)  # all exited: zombies waiting for a stopped init
+                resumed = time.monotonic_ns()  # CLOCK_MONOTONIC, as the helper's
+                os.kill(init, signal.SIGCONT)
+                status = _wait_exit(ns, timeout=120)
+                done, samples, n, init_cpu = (int(w) for w in result.read_text().split())
+            except (OSError, ValueError, TimeoutError):
+                failures[c.key] += 1
+                continue
+            finally:
+                if ns.proc.returncode is None:
+                    ns.kill()
+                fifo.close()
+            if status != 0:
+                failures[c.key] += 1
+                continue
+            raw[c.key].append(
+                {
+                    "reap_s": (done - resumed) / 1e9,
+                    "samples": samples,
+                    "orphans": n,
+                    "init_cpu_us_per_orphan": init_cpu / 1e3 / n if init_cpu >= 0 else None,
+                }
+            )
+            progress("reaping, init frozen: %s run %d: %.3f s" % (c.key, rep + 1, (done - resumed) / 1e9))
+    summary = {}
+    for c in rows:
+        runs = raw[c.key]
+        reap = stats.median([r["reap_s"] for r in runs])
+        summary[c.key] = dict(
+            _describe(c),
+            runs=len(runs),
+            failures=failures[c.key],
+            reap_s=reap,
+            reap_min_s=min((r["reap_s"] for r in runs), default=None),
+            reap_max_s=max((r["reap_s"] for r in runs), default=None),
+            zombies_per_s=settings.reap_orphans / reap if reap else None,
+            init_cpu_us_per_orphan=stats.median(
+                [r["init_cpu_us_per_orphan"] for r in runs if r["init_cpu_us_per_orphan"] is not None]
+            ),
+        )
+    return {"raw": raw, "summary": summary}
+
+
+def _wait_state(pid: int, state: str, timeout: float = 10.0) -> None:
+    """Until /proc/PID/stat shows the process in `state` (T: stopped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = Path("/proc/%d/stat" % pid).read_text()
+        if text[text.rindex(")") + 2] == state:
+            return
+        time.sleep(0.001)
+    raise TimeoutError("pid %d never reached state %s" % (pid, state))
+
+
+# --- 4 and 5. idle: wake-ups, CPU, memory ---------------------------------------------------------
+
+
+def idle(
+    contenders: list[Contender], build: Build, settings: Settings, tmp: Path, progress: Progress
+) -> dict[str, Any]:
+    """All at once (idle processes do not disturb each other): each init runs sigrecv, each
+    floor sleeps; wake-ups and CPU over the window, then RSS and PSS."""
+    rows = [c for c in contenders if "idle" in c.scenarios]
+    sessions: list[tuple[Contender, Fifo | None, Namespace]] = []
+    raw: dict[str, dict[str, Any]] = {}
+    try:
+        for c in rows:
+            if c.wrap is not None:
+                fifo = Fifo(tmp / ("idle-%s" % c.key))
+                sessions.append((c, fifo, Namespace(c.wrap + [build.helpers["sigrecv"], str(fifo.path)])))
+            else:
+                assert c.idle is not None
+                sessions.append((c, None, Namespace(c.idle)))
+        for _, fifo, ns in sessions:
+            if fifo is not None:
+                fifo.read_record()
+            ns.init_pid  # noqa: B018 -- waits until PID 1 exists
+        time.sleep(1.5)  # start-up work done everywhere (a Python floor has no ready signal)
+        before = {c.key: _idle_sample(ns.init_pid) for c, _, ns in sessions}
+        progress("idle: %d processes, %.0f s of nothing" % (len(sessions), settings.idle_seconds))
+        time.sleep(settings.idle_seconds)
+        after = {c.key: _idle_sample(ns.init_pid) for c, _, ns in sessions}
+        for c, _, ns in sessions:
+            rollup = smaps_rollup(ns.init_pid)
+            raw[c.key] = {
+                "before": before[c.key],
+                "after": after[c.key],
+                "smaps_rollup": rollup,
+                "smaps": smaps_by_mapping(ns.init_pid) if c.kind in ("pyinit", "floor") else None,
+            }
+    finally:
+        for _, fifo, ns in sessions:
+            ns.kill()
+            if fifo is not None:
+                fifo.close()
+    summary = {}
+    for c in rows:
+        a, b, rollup = raw[c.key]["before"], raw[c.key]["after"], raw[c.key]["smaps_rollup"]
+        window = b["t"] - a["t"]
+        summary[c.key] = dict(
+            _describe(c),
+            window_s=window,
+            wakeups=b["ctxt"] - a["ctxt"],
+            wakeups_per_s=(b["ctxt"] - a["ctxt"]) / window,
+            cpu_us=(b["cpu_ns"] - a["cpu_ns"]) / 1000.0,
+            cpu_ticks=b["ticks"] - a["ticks"],
+            rss_kib=rollup.get("Rss"),
+            pss_kib=rollup.get("Pss"),
+            private_kib=rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0),
+            anon_kib=rollup.get("Anonymous"),
+        )
+    return {"raw": raw, "summary": summary}
+
+
+def _idle_sample(pid: int) -> dict[str, float]:
+    return {
+        "t": time.monotonic(),
+        "ctxt": context_switches(pid),
+        "cpu_ns": cpu_ns(pid),
+        "ticks": cpu_ticks(pid),
+    }
+
+
+# --- 6. stop ------------------------------------------------------------------------------------------
+
+
+def stop(
+    contenders: list[Contender], build: Build, settings: Settings, tmp: Path, progress: Progress
+) -> dict[str, Any]:
+    """SIGTERM to PID 1 until unshare has collected it: the namespace is gone by then."""
+    rows = [c for c in contenders if "stop" in c.scenarios and c.wrap is not None]
+    samples: dict[str, list[float]] = {c.key: [] for c in rows}
+    failures: dict[str, int] = {c.key: 0 for c in rows}
+    for rep in range(settings.stop_reps):
+        for c in rotated(rows, rep):
+            fifo = Fifo(tmp / ("stop-%s-%d" % (c.key, rep)))
+            assert c.wrap is not None
+            ns = Namespace(c.wrap + [build.helpers["sigrecv"], str(fifo.path)])
+            try:
+                fifo.read_record()
+                init = ns.init_pid
+                time.sleep(0.05)  # the init is in its wait loop
+                start = time.perf_counter_ns()
+                os.kill(init, signal.SIGTERM)
+                status = _wait_exit(ns, timeout=60)
+                elapsed = time.perf_counter_ns() - start
+            finally:
+                if ns.proc.returncode is None:
+                    ns.kill()
+                fifo.close()
+            if status != 0:
+                failures[c.key] += 1
+            else:
+                samples[c.key].append(elapsed / 1e6)
+        if rep % 5 == 4:
+            progress("stop: %d/%d rounds" % (rep + 1, settings.stop_reps))
+    summary = {
+        c.key: dict(stats.summary(samples[c.key]), failures=failures[c.key], **_describe(c)) for c in rows
+    }
+    return {"unit": "ms", "raw": samples, "summary": summary}
