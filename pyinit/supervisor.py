@@ -57,6 +57,17 @@ class Supervisor:
         self.own_pid = os.getpid()
         self.pid1 = self.own_pid == 1
         self.handled = set(HANDLED)
+        # Everything a signal's path needs, worked out once: the config is frozen, so scanning
+        # its rules or asking the log for its level per signal would be pure cost -- and an
+        # init's forwarding latency and reaping rate are its whole job.
+        self.route = {signo: config.rewrite(signo) for signo in HANDLED}  # 0: drop
+        self.delays = {signo: seconds for signo, seconds in config.delays if seconds > 0}
+        self.stop_signals = config.stop_signals
+        group = config.forward_to == "group" and config.session != "none"
+        self.dest = -child.pgid if group else child.pid  # where forwarded signals go
+        self.dest_text = "process group %d" % child.pgid if group else "pid %d" % child.pid
+        self.debug = log.wants(DEBUG)
+        self.log_orphans = log.wants(WARN if config.warn_on_reap else DEBUG)
         self.main_code: int | None = None  # the main child's status, once reaped
         self.main_stopped = False  # as last reported by SIGCHLD (may lag: see _program_stopped)
         self.proc_is_ours: bool | None = None  # /proc shows our PID namespace (checked once)
@@ -86,6 +97,8 @@ class Supervisor:
         return self.result
 
     def _wait(self) -> signal.struct_siginfo | None:
+        if not self.held and self.deadline is None and self.last_call is None:
+            return signal.sigwaitinfo(self.handled)  # no timer: sleep until a signal, for ever
         due = self._next_deadline()
         if due is None:
             return signal.sigwaitinfo(self.handled)
@@ -120,7 +133,7 @@ class Supervisor:
             # line to a closed pipe).  Forwarding or even logging it would write again and
             # raise it again, forever.  pyinit never signals itself otherwise.
             return
-        if self.log.wants(DEBUG):
+        if self.debug:
             self.log.debug(
                 "signal",
                 "received %s from pid %d" % (signame(signo), info.si_pid),
@@ -147,8 +160,8 @@ class Supervisor:
             for held in list(self.held):
                 del self.held[held]
                 self._forward_received(held)
-        delay = self.config.delay_for(signo)
-        if delay > 0 and self.main_code is None:
+        delay = self.delays.get(signo)
+        if delay is not None and self.main_code is None:
             self.held[signo] = time.monotonic() + delay
             self.log.info(
                 "delayed",
@@ -162,8 +175,8 @@ class Supervisor:
 
     def _forward_received(self, signo: int) -> None:
         """Rewrite, forward, and act on what forwarding it means (grace, suspension)."""
-        target = self.config.rewrite(signo)
-        if target != signo:
+        target = self.route[signo]
+        if target != signo and self.debug:
             self.log.debug(
                 "rewritten",
                 "rewriting %s to %s" % (signame(signo), signame(target) if target else "nothing"),
@@ -171,12 +184,15 @@ class Supervisor:
                 to=target,
             )
         if target == 0:
-            self.log.debug("dropped", "not forwarding %s (rewritten to none)" % signame(signo), signo=signo)
+            if self.debug:
+                self.log.debug(
+                    "dropped", "not forwarding %s (rewritten to none)" % signame(signo), signo=signo
+                )
         else:
             if target == signal.SIGCONT:
                 self._give_terminal_back()
             self._forward(target)
-            if target in self.config.stop_signals:
+            if target in self.stop_signals:
                 self._start_grace()
         if signo in TTY_STOPS and self.config.suspend == "on-signal":
             self._suspend_self()
@@ -185,9 +201,7 @@ class Supervisor:
         if self.main_code is not None:
             self._signal_owned(signo)
             return
-        group = self.config.forward_to == "group" and self.config.session != "none"
-        dest = -self.pgid if group else self.main_pid
-        what = "process group %d" % self.pgid if group else "pid %d" % self.main_pid
+        dest = self.dest
         try:
             os.kill(dest, signo)
         except OSError as exc:
@@ -195,20 +209,20 @@ class Supervisor:
             self.log.emit(
                 level,
                 "forward-failed",
-                "could not forward %s to %s: %s" % (signame(signo), what, exc.strerror),
+                "could not forward %s to %s: %s" % (signame(signo), self.dest_text, exc.strerror),
                 signo=signo,
                 errno=exc.errno,
             )
             return
-        if self.log.wants(DEBUG):
+        if self.debug:
             self.log.debug(
                 "forwarded",
-                "forwarded %s to %s" % (signame(signo), what),
+                "forwarded %s to %s" % (signame(signo), self.dest_text),
                 signo=signo,
                 signal=signame(signo),
                 target=dest,
             )
-        if signo in self.config.stop_signals and self._program_stopped():
+        if signo in self.stop_signals and self._program_stopped():
             # A stopped process does not act on a stop signal until it runs again (the kernel
             # wakes it for SIGKILL and SIGCONT only): docker stop must not wait for the grace
             # period because someone pressed Ctrl-Z.
@@ -305,6 +319,8 @@ class Supervisor:
             if pid == 0:
                 return
             is_main = pid == self.main_pid and self.main_code is None
+            if not is_main and not self.log_orphans:
+                continue  # an orphan reaped, and nobody wants to hear of it: the fast path
             if os.WIFSTOPPED(status):
                 if is_main:
                     self._on_main_stopped(os.WSTOPSIG(status))
