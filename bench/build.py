@@ -206,24 +206,10 @@ def build_zipapp(python: str, site: Path, out: Path) -> Path:
     return target
 
 
-#: What pyinit could ship next to its console script: the shebang takes -IS (one argument, so
-#: both flags in one word), which skips site and ignores PYTHON* variables.  Without site,
-#: sys.prefix is not the venv's, so the package is found from the script's own path
-#: (PREFIX/bin/pyinit-fast -> PREFIX/lib/pythonX.Y/site-packages), without importing os.
-FAST_LAUNCHER = """\
-#!{python} -IS
-import sys
-prefix = sys.argv[0].rpartition("/")[0].rpartition("/")[0]
-sys.path.insert(0, "%s/lib/python%d.%d/site-packages" % (prefix, *sys.version_info[:2]))
-from pyinit.main import main
-main()
-"""
-
-
 def build_fast_launcher(venv: Path) -> Path:
+    """pyinit's own fast launcher (python -m pyinit.launcher), written into the bench venv."""
     target = venv / "bin" / "pyinit-fast"
-    target.write_text(FAST_LAUNCHER.format(python=venv / "bin" / "python"))
-    target.chmod(0o755)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pyinit.launcher", str(target)], check=True)
     return target
 
 

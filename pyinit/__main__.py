@@ -1,5 +1,9 @@
 """python -m pyinit"""
 
-from pyinit.main import main
+import gc
+
+gc.disable()  # during start-up only: main() turns it back on (see pyinit/launcher.py)
+
+from pyinit.main import main  # noqa: E402
 
 main()

@@ -5,6 +5,7 @@ argv + environ --> Config --> spawn(plan) --> Supervisor.run() --> exit status
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -143,6 +144,11 @@ def _run_supervisor(config: Config, log: Log, inherited_mask: set[int], inherite
         credentials=credentials,
         sh_fallback=config.sh_fallback,
     )
+    # Everything pyinit allocates from here on is small and short-lived: freeze what start-up
+    # made (collections skip it, and the forked child touches fewer shared pages), and turn the
+    # collector back on if a launcher paused it for start-up.
+    gc.freeze()
+    gc.enable()
     try:
         child = spawn(plan)
     except ExecFailed as failure:
