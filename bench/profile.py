@@ -8,7 +8,10 @@ Diagnostics for whoever optimises pyinit, next to the benchmark's numbers:
      importing pyinit.main allocates, file by file;
   3. spawning `true` from a Python process as big as pyinit: fork+exec against posix_spawn;
   4. the signal path, hot: sigwaitinfo on pyinit's set against one signal, and pyinit's own
-     Supervisor._on_signal forwarding to a real process group.
+     Supervisor._on_signal forwarding to a real process group;
+  5. pyinit's run phase as PID 1 running `true`, timed and cProfiled in-process;
+  6. reaping: the per-zombie cost of the SIGCHLD wait loop in C, in bare Python and in pyinit's
+     Supervisor._reap, on the same zombies count, alternated.
 The in-process parts use the interpreter under test and the pip-installed copy of pyinit; they
 call pyinit's internals (Supervisor, parse_args), so a refactoring may turn one into "n/a".
 """
@@ -329,6 +332,67 @@ print(json.dumps({"collections": spans, "floor_collections": floor_done // 2, "i
 """
 
 
+REAPING = r"""
+import json, os, subprocess, sys, time
+sys.path.insert(0, SITE)
+import pyinit.main
+from pyinit.cli import parse_args
+from pyinit.log import Log
+from pyinit.spawn import Child
+from pyinit.supervisor import Supervisor
+FLAGS = os.WNOHANG | os.WUNTRACED | os.WCONTINUED
+N = 2000
+
+def zombies():
+    for _ in range(N):
+        if os.fork() == 0:
+            os._exit(0)
+    time.sleep(0.3)  # no cheap call counts zombies without reaping them: let them all exit
+
+def bare_loop():
+    zombies()
+    waitpid, reaped = os.waitpid, 0
+    start = time.perf_counter_ns()
+    while True:
+        pid, status = waitpid(-1, FLAGS)
+        if pid == 0:
+            break
+        reaped += 1
+    took = time.perf_counter_ns() - start
+    return took / 1000.0 / N if reaped == N else None
+
+# A live main child, as under pyinit: the loop ends on "none ready", not on ECHILD.
+keeper = os.posix_spawn("/bin/sleep", ["sleep", "600"], {}, setpgroup=0)
+config = parse_args(["--", "sleep", "600"], {})
+sup = Supervisor(config, Log(config.verbosity, config.log_format, config.flavor),
+                 Child(keeper, keeper, []), took_terminal=False)
+
+def supervisor_reap():
+    zombies()
+    start = time.perf_counter_ns()
+    sup._reap()
+    took = time.perf_counter_ns() - start
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return took / 1000.0 / N
+
+def c_loop():
+    done = subprocess.run([REAPLOOP, str(N)], capture_output=True, text=True, timeout=60)
+    return float(done.stdout) / 1000.0 if done.returncode == 0 else None
+
+out = {"zombies": N, "c": [], "python": [], "supervisor": []}
+for _ in range(7):  # alternated, so that the machine's noise hits all three alike
+    out["c"].append(c_loop())
+    out["python"].append(bare_loop())
+    out["supervisor"].append(supervisor_reap())
+os.kill(keeper, 9)
+os.waitpid(keeper, 0)
+print(json.dumps(out))
+"""
+
+
 def in_process(python: str, site: str, script: str) -> dict[str, Any]:
     done = subprocess.run(
         [python, "-I", "-S", "-c", "SITE = %r\n%s" % (site, script)],
@@ -505,6 +569,24 @@ def main(argv: list[str] | None = None) -> None:
         for line in phase["profile"].splitlines():
             if line.strip():
                 print("     " + line)
+    print("\n== 6. Reaping, in-process: us per zombie of the SIGCHLD loop (medians of 7, alternated)")
+    reaping = in_process(python, str(build.site), "REAPLOOP = %r\n%s" % (build.helpers["reaploop"], REAPING))
+    report["reaping"] = reaping
+    if "error" in reaping:
+        print("   n/a: %s" % reaping["error"])
+    else:
+        kinds = ("c", "python", "supervisor")
+        med = {k: stats.median([v for v in reaping[k] if v is not None]) for k in kinds}
+        report["reaping"]["medians_us"] = med
+        print(
+            "   %d zombies, waitpid(-1, WNOHANG|WUNTRACED|WCONTINUED) until none is ready:"
+            " C %.2f, Python loop %.2f, pyinit's Supervisor._reap %.2f"
+            % (reaping["zombies"], med["c"], med["python"], med["supervisor"])
+        )
+        print(
+            "   what Python adds per zombie: %.2f us (loop), %.2f us (pyinit); the kernel's part is in all"
+            % (med["python"] - med["c"], med["supervisor"] - med["c"])
+        )
     out = ROOT / "bench" / "results" / (time.strftime("%Y%m%d-%H%M%S") + "-profile.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

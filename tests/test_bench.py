@@ -113,3 +113,13 @@ def test_orphans_helper_counts_every_orphan_reaped(tmp_path):
     assert elapsed >= 0 and samples >= 1
     assert 0 <= peak <= 200
     assert last_exit <= elapsed
+
+
+def test_reaploop_helper_reaps_every_zombie(tmp_path):
+    """bench-profile's C floor of the SIGCHLD loop: it reaps all N and prints a time per zombie."""
+    if shutil.which("gcc") is None and shutil.which("cc") is None:
+        pytest.skip("needs gcc to build the benchmark's helpers")
+    helpers = compile_helpers(tmp_path / "helpers")
+    done = subprocess.run([helpers["reaploop"], "100"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr  # it exits 1 unless it reaped exactly 100
+    assert float(done.stdout) > 0
