@@ -282,7 +282,8 @@ def print_reaping(result: dict[str, Any]) -> None:
             _num(row["tail_s"]),
             stats.fmt_ratio(stats.ratio(row["tail_s"], tini.get("tail_s"))),
             _num(row["peak_zombies"], "%.0f"),
-            stats.fmt_ratio(stats.ratio(row["peak_zombies"], tini.get("peak_zombies"))),
+            _num(row.get("peak_zombies_max"), "%.0f"),
+            stats.fmt_ratio(stats.ratio(row.get("peak_zombies_max"), tini.get("peak_zombies_max"))),
             _num(row["init_cpu_us_per_orphan"], "%.1f"),
             "%d/%d" % (row["slow_herds"], row["runs"]),
             str(row["failures"]) if row["failures"] else "",
@@ -299,6 +300,7 @@ def print_reaping(result: dict[str, Any]) -> None:
             "tail s",
             "x tini",
             "peak zombies",
+            "highest",
             "x tini",
             "init CPU",
             "slow herds",
@@ -308,9 +310,9 @@ def print_reaping(result: dict[str, Any]) -> None:
     )
     print("   tail = all reaped - last exit: the reaping left once every orphan had exited;")
     print("   init CPU: the init's CPU time per orphan over the run (schedstat of PID 1), us;")
-    print("   slow herds: runs whose orphans took > 2x the typical time to exit (the kernel's")
-    print("   orphaned-group check walks the group's zombies at every exit when the group is not")
-    print("   the init's but in its session: compare pyinit --setsid)")
+    print("   peak zombies: median of the runs' peaks; highest: of all runs (x tini compares those);")
+    print("   slow herds: runs whose orphans took > 2x the typical time to exit: the init woke for")
+    print("   every exit and preempted the herd each time (its peak is then ~1 zombie)")
     frozen = result.get("frozen", {}).get("summary", {})
     if frozen:
         tini_reap = frozen.get("tini", {}).get("reap_s")

@@ -211,8 +211,9 @@ def reaping(
                 }
             )
             progress("reaping: %s run %d: %.2f s, peak %d zombies" % (c.key, rep + 1, elapsed / 1e9, peak))
-    # A "slow herd": the orphans took more than twice the typical time to exit (see the
-    # process-group note in contenders.py); counted per init, as it is bimodal, not noise.
+    # A "slow herd": the orphans took more than twice the typical time to exit.  Bimodal, not
+    # noise: an init that wakes for every single exit preempts the herd each time (CFS favours
+    # the sleeper), and 20,000 cold wake-ups take the herd's CPU; counted per init.
     typical = stats.median([r["last_exit_s"] for runs in raw.values() for r in runs])
     summary = {}
     for c in rows:
@@ -228,6 +229,9 @@ def reaping(
             },
             elapsed_min_s=min((r["elapsed_s"] for r in runs), default=None),
             elapsed_max_s=max((r["elapsed_s"] for r in runs), default=None),
+            # The highest count of any run: a fast median can hide a run that let the whole
+            # herd pile up (and an init that reaps one exit at a time has a median of 1).
+            peak_zombies_max=max((r["peak_zombies"] for r in runs), default=None),
         )
     frozen = reaping_frozen(rows, build, settings, tmp, progress)
     return {"orphans": settings.reap_orphans, "raw": raw, "summary": summary, "frozen": frozen}

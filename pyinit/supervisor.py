@@ -30,6 +30,12 @@ _MAX_CONSECUTIVE_ERRORS = 50
 # After SIGKILL, how long to wait for everything to be reaped before exiting anyway: a process
 # stuck in uninterruptible sleep (D) cannot die yet, and must not keep the container up forever.
 _LAST_CALL = 2.0
+# After a wake-up that reaped orphans, SIGCHLD stays pending this long (other signals do not).
+# When thousands of orphans exit at once, an init woken for each exit preempts the herd every
+# time -- a cold Python wake-up costs ~100 us -- and the herd then takes seconds to die; waking
+# at most every half millisecond reaps them in batches of a few dozen.  The main program's exit
+# is reaped at most this much later, and only right after an orphan's.
+_ORPHAN_BATCH = 0.0005
 
 
 def exit_code(status: int) -> int:
@@ -57,6 +63,7 @@ class Supervisor:
         self.own_pid = os.getpid()
         self.pid1 = self.own_pid == 1
         self.handled = set(HANDLED)
+        self.handled_but_sigchld = self.handled - {signal.SIGCHLD}
         # Everything a signal's path needs, worked out once: the config is frozen, so scanning
         # its rules or asking the log for its level per signal would be pure cost -- and an
         # init's forwarding latency and reaping rate are its whole job.
@@ -74,6 +81,7 @@ class Supervisor:
         self.deadline: float | None = None  # end of the grace period, once one started
         self.escalated = False
         self.held: dict[int, float] = {}  # delayed signals: signo -> when to forward it
+        self.sigchld_deferred_until: float | None = None  # see _ORPHAN_BATCH
         self.last_call: float | None = None  # after escalation: exit by then whatever is left
         self.result: int | None = None  # pyinit's exit code, once it is time to exit
 
@@ -97,12 +105,23 @@ class Supervisor:
         return self.result
 
     def _wait(self) -> signal.struct_siginfo | None:
+        if self.sigchld_deferred_until is not None:
+            return self._wait_deferring_sigchld(self.sigchld_deferred_until)
         if not self.held and self.deadline is None and self.last_call is None:
             return signal.sigwaitinfo(self.handled)  # no timer: sleep until a signal, for ever
         due = self._next_deadline()
         if due is None:
             return signal.sigwaitinfo(self.handled)
         return signal.sigtimedwait(self.handled, max(0.0, due - time.monotonic()))
+
+    def _wait_deferring_sigchld(self, until: float) -> signal.struct_siginfo | None:
+        """Wait for any signal but SIGCHLD until `until` (or an earlier deadline): see _reap."""
+        due = self._next_deadline()
+        timeout = until if due is None else min(until, due)
+        info = signal.sigtimedwait(self.handled_but_sigchld, max(0.0, timeout - time.monotonic()))
+        if info is None and time.monotonic() >= until:
+            self.sigchld_deferred_until = None  # the next wait takes the pending SIGCHLD at once
+        return info
 
     def _next_deadline(self) -> float | None:
         candidates = list(self.held.values())
@@ -309,6 +328,7 @@ class Supervisor:
 
     def _reap(self) -> None:
         """Collect every child that changed state: one SIGCHLD may stand for many."""
+        orphans = False
         while self.result is None:
             try:
                 pid, status = os.waitpid(-1, _WAIT_FLAGS)
@@ -317,10 +337,14 @@ class Supervisor:
                     self._finish()
                 return
             if pid == 0:
+                if orphans:  # more may be on their way: take them in a batch (_ORPHAN_BATCH)
+                    self.sigchld_deferred_until = time.monotonic() + _ORPHAN_BATCH
                 return
             is_main = pid == self.main_pid and self.main_code is None
-            if not is_main and not self.log_orphans:
-                continue  # an orphan reaped, and nobody wants to hear of it: the fast path
+            if not is_main:
+                orphans = True
+                if not self.log_orphans:
+                    continue  # an orphan reaped, and nobody wants to hear of it: the fast path
             if os.WIFSTOPPED(status):
                 if is_main:
                     self._on_main_stopped(os.WSTOPSIG(status))

@@ -57,8 +57,8 @@ def _results(**overrides):
         },
         "reaping": {
             "summary": {
-                "pyinit": {"elapsed_s": 1.2, "peak_zombies": 100},
-                "tini": {"elapsed_s": 1.0, "peak_zombies": 100},
+                "pyinit": {"elapsed_s": 1.2, "peak_zombies": 100, "peak_zombies_max": 300},
+                "tini": {"elapsed_s": 1.0, "peak_zombies": 1, "peak_zombies_max": 300},
             }
         },
         "signal": {
@@ -80,7 +80,8 @@ def test_verdicts_per_target():
     assert words[(start, "pyinit-dev")] == "MISS"  # 1.50x
     assert words[("idle wake-ups 0/s", "pyinit")] == "PASS"
     assert words[("reaping 20,000 orphans no slower than tini", "time")] == "MISS"  # 1.2x
-    assert words[("reaping: peak zombies no higher than tini's", "peak")] == "PASS"  # equal
+    # judged on the highest peak of all runs (equal here), not on the medians (100 against 1)
+    assert words[("reaping: peak zombies no higher than tini's (highest of all runs)", "highest")] == "PASS"
     assert words[("signal latency added p50 <= 2x tini's", "added")] == "PASS"  # 1.5x
     assert words[("signal latency p99 under 1 ms", "pyinit")] == "MISS"
     assert words[("RSS <= 1.1x the Python floor's", "pyinit")] == "PASS"

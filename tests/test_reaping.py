@@ -1,5 +1,8 @@
 """pyinit reaps every child, orphans included, as PID 1 and as a subreaper."""
 
+import signal
+import time
+
 import pytest
 
 from support import program, run, run_pid1, wait_until
@@ -45,3 +48,23 @@ def test_a_program_that_exits_at_once_is_reaped_and_its_status_returned(runner):
     for attempt in range(40):
         assert runner(["true"]).returncode == 0, attempt
         assert runner(["sh", "-c", "exit 7"]).returncode == 7, attempt
+
+
+@pytest.mark.timeout(180)
+def test_the_program_exiting_just_after_an_orphan_still_has_its_status_returned():
+    # An orphan's reaping defers the next SIGCHLD briefly (batches under a herd of exits): the
+    # program's own exit, arriving inside that pause, must still be reaped and returned.
+    script = "for i in 1 2 3 4 5 6 7 8; do (sleep 0.05 &); done; sleep 0.05; exit 7"
+    for attempt in range(20):
+        done = run_pid1(["--leftovers", "wait", "sh", "-c", script])
+        assert done.returncode == 7, (attempt, done.stderr)
+
+
+@pytest.mark.timeout(120)
+def test_signals_are_forwarded_while_orphans_keep_coming(start_init):
+    # While SIGCHLD waits for the next batch, every other signal must still be forwarded.
+    init = start_init(program("orphans", "0", "--forever"))  # an orphan every 10 ms
+    init.wait_for_output("done")
+    time.sleep(0.5)
+    init.send(signal.SIGUSR1)  # not handled by orphans.py: it dies of it
+    assert init.wait() == 128 + signal.SIGUSR1
