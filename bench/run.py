@@ -282,8 +282,8 @@ def print_reaping(result: dict[str, Any]) -> None:
             _num(row["tail_s"]),
             stats.fmt_ratio(stats.ratio(row["tail_s"], tini.get("tail_s"))),
             _num(row["peak_zombies"], "%.0f"),
+            stats.fmt_ratio(stats.ratio(row["peak_zombies"], tini.get("peak_zombies"))),
             _num(row.get("peak_zombies_max"), "%.0f"),
-            stats.fmt_ratio(stats.ratio(row.get("peak_zombies_max"), tini.get("peak_zombies_max"))),
             _num(row["init_cpu_us_per_orphan"], "%.1f"),
             "%d/%d" % (row["slow_herds"], row["runs"]),
             str(row["failures"]) if row["failures"] else "",
@@ -300,8 +300,8 @@ def print_reaping(result: dict[str, Any]) -> None:
             "tail s",
             "x tini",
             "peak zombies",
-            "highest",
             "x tini",
+            "highest",
             "init CPU",
             "slow herds",
             "fail",
@@ -310,7 +310,7 @@ def print_reaping(result: dict[str, Any]) -> None:
     )
     print("   tail = all reaped - last exit: the reaping left once every orphan had exited;")
     print("   init CPU: the init's CPU time per orphan over the run (schedstat of PID 1), us;")
-    print("   peak zombies: median of the runs' peaks; highest: of all runs (x tini compares those);")
+    print("   peak zombies: median of the runs' peaks; highest: the highest of all runs;")
     print("   slow herds: runs whose orphans took > 2x the typical time to exit: the init woke for")
     print("   every exit and preempted the herd each time (its peak is then ~1 zombie)")
     frozen = result.get("frozen", {}).get("summary", {})

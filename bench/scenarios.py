@@ -229,8 +229,8 @@ def reaping(
             },
             elapsed_min_s=min((r["elapsed_s"] for r in runs), default=None),
             elapsed_max_s=max((r["elapsed_s"] for r in runs), default=None),
-            # The highest count of any run: a fast median can hide a run that let the whole
-            # herd pile up (and an init that reaps one exit at a time has a median of 1).
+            # The highest count of any run: a median can hide a run in which the init got no
+            # CPU until the whole herd had exited (every init here has such runs).
             peak_zombies_max=max((r["peak_zombies"] for r in runs), default=None),
         )
     frozen = reaping_frozen(rows, build, settings, tmp, progress)
