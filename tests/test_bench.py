@@ -81,6 +81,9 @@ def test_verdicts_per_target():
     assert words[("idle wake-ups 0/s", "pyinit")] == "PASS"
     assert words[("reaping 20,000 orphans no slower than tini", "time")] == "MISS"  # 1.2x
     assert words[("reaping: peak zombies no higher than tini's", "peak")] == "MISS"  # median 100 > 1
+    zero = _results(reaping={"summary": {"pyinit": {"peak_zombies": 0}, "tini": {"peak_zombies": 0}}})
+    peaks = [v for v in stats.evaluate(zero) if v.target.startswith("reaping: peak")]
+    assert [v.word for v in peaks] == ["PASS"]  # 0 against 0: no ratio, still a verdict
     assert words[("signal latency added p50 <= 2x tini's", "added")] == "PASS"  # 1.5x
     assert words[("signal latency p99 under 1 ms", "pyinit")] == "MISS"
     assert words[("RSS <= 1.1x the Python floor's", "pyinit")] == "PASS"
