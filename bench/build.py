@@ -34,6 +34,7 @@ class Build:
     zipapp: Path | None  # pyinit as a zipapp of .pyc files
     fast_launcher: Path | None  # a `#!python -IS` script in the venv's bin
     peers: dict[str, str]  # name -> path, for those present
+    zip_launcher: Path | None = None  # a `#!python -IS` script importing pyinit from the zipapp
     notes: list[str] = field(default_factory=list)  # what was skipped and why
 
 
@@ -213,6 +214,16 @@ def build_fast_launcher(venv: Path) -> Path:
     return target
 
 
+def build_zip_launcher(python: str, zipapp: Path, out: Path) -> Path:
+    """The fast launcher with pyinit imported from the zipapp (docker/Dockerfile's layout)."""
+    target = out / "pyinit-zip-fast"
+    write = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from pyinit.launcher import write; write(sys.argv[2])"
+    )
+    subprocess.run([python, "-I", "-S", "-c", write, str(zipapp), str(target)], check=True)
+    return target
+
+
 def prepare(python: str) -> Build:
     notes: list[str] = []
     BUILD.mkdir(parents=True, exist_ok=True)
@@ -221,4 +232,5 @@ def prepare(python: str) -> Build:
     venv, site = build_venv(python, BUILD, notes)
     zipapp = build_zipapp(python, site, BUILD) if site else None
     fast = build_fast_launcher(venv) if venv else None
-    return Build(python, helpers, venv, site, zipapp, fast, peers, notes)
+    zip_fast = build_zip_launcher(python, zipapp, BUILD) if zipapp else None
+    return Build(python, helpers, venv, site, zipapp, fast, peers, zip_launcher=zip_fast, notes=notes)

@@ -127,6 +127,16 @@ def contenders(build: Build) -> list[Contender]:
                 scenarios={"startup", "idle"},
             )
         )
+    if build.zip_launcher is not None:
+        found.append(
+            Contender(
+                "pyinit-pyz-fast",
+                "#!python -IS launcher into the zipapp",
+                "pyinit",
+                wrap=[str(build.zip_launcher), "--"],
+                scenarios={"startup", "idle"},
+            )
+        )
     dev_script = ROOT / ".venv" / "bin" / "pyinit"
     if dev_script.exists():
         found.append(

@@ -395,6 +395,7 @@ def print_breakdown(s: dict[str, Any]) -> None:
         ("console script instead: site + launcher", med(MAIN), med("pyinit-fast")),
         ("python -m instead: site + runpy", med("pyinit-m"), med("pyinit-fast")),
         ("zipapp instead (runpy, zipimport)", med("pyinit-pyz"), med("pyinit-fast")),
+        ("  launcher into the zipapp (zipimport, no runpy)", med("pyinit-pyz-fast"), med("pyinit-fast")),
         ("editable dev install instead of pip-installed", med("pyinit-dev"), med(MAIN)),
         ("a 15-line Python init instead (same job, less of it)", med("py-init"), med("pyinit-fast")),
     ]
