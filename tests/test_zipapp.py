@@ -55,3 +55,24 @@ def test_the_zipapp_runs_a_program_and_passes_its_status_on(pyz):
     missing = run_pyz(pyz, "no-such-command-pyinit")
     assert missing.returncode == 127
     assert len(missing.stderr.splitlines()) == 1, missing.stderr
+
+
+@pytest.mark.timeout(120)
+def test_the_launcher_written_into_the_zipapp_runs_pyinit_from_it(pyz, tmp_path):
+    # docker/Dockerfile's layout: `PYTHONPATH=pyinit.pyz python3 -m pyinit.launcher PATH`.
+    launcher = tmp_path / "pyinit"
+    env = dict(BASE_ENV, PYTHONPATH=str(pyz))  # the archive only, not the checkout
+    written = subprocess.run(
+        [sys.executable, "-m", "pyinit.launcher", str(launcher)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert written.returncode == 0, written.stderr
+    assert "sys.path.insert(0, %r)" % str(pyz) in launcher.read_text()
+    done = subprocess.run(
+        [str(launcher), "sh", "-c", "exit 4"], env=BASE_ENV, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stderr) == (4, "")
