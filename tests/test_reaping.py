@@ -1,11 +1,14 @@
 """pyinit reaps every child, orphans included, as PID 1 and as a subreaper."""
 
+import os
+import shutil
 import signal
+import subprocess
 import time
 
 import pytest
 
-from support import program, run, run_pid1, wait_until
+from support import BASE_ENV, PYINIT, program, run, run_pid1, wait_until
 
 
 def assert_all_orphans_reaped(init, count):
@@ -68,3 +71,37 @@ def test_signals_are_forwarded_while_orphans_keep_coming(start_init):
     time.sleep(0.5)
     init.send(signal.SIGUSR1)  # not handled by orphans.py: it dies of it
     assert init.wait() == 128 + signal.SIGUSR1
+
+
+@pytest.fixture(scope="module")
+def deny_subreaper(tmp_path_factory):
+    """A wrapper whose seccomp filter makes prctl(PR_SET_CHILD_SUBREAPER) fail with EPERM."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("needs a C compiler for the seccomp helper")
+    binary = tmp_path_factory.mktemp("bin") / "deny_subreaper"
+    source = os.path.join(os.path.dirname(__file__), "programs", "deny_subreaper.c")
+    subprocess.run([compiler, "-O2", "-o", str(binary), source], check=True, timeout=120)
+    return str(binary)
+
+
+def run_denied(wrapper, args):
+    return subprocess.run([wrapper, *PYINIT, *args], env=BASE_ENV, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.timeout(60)
+def test_a_refused_subreaper_registration_is_one_warning_and_the_program_still_runs(deny_subreaper):
+    done = run_denied(deny_subreaper, ["-v", "sh", "-c", "exit 3"])
+    assert done.returncode == 3, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "subreaper" in line]
+    assert warnings == [
+        "[pyinit] warning: cannot register as child subreaper (Operation not permitted):"
+        " orphans will not be reaped"
+    ], done.stderr
+
+
+@pytest.mark.timeout(60)
+def test_tini_s_fails_as_tini_does_when_the_registration_is_refused(deny_subreaper):
+    done = run_denied(deny_subreaper, ["--compat", "tini", "-s", "true"])
+    assert done.returncode == 1
+    assert "Failed to register as child subreaper: Operation not permitted" in done.stderr
