@@ -103,7 +103,7 @@ def run(config: Config, inherited_mask: set[int]) -> int:
     log = Log(config.verbosity, config.log_format, config.flavor)
     inherited_sigchld = signal.getsignal(signal.SIGCHLD)
     if config.exec_only:
-        return _run_exec(config, log, inherited_mask, inherited_sigchld)
+        return _run_exec(config, log, inherited_mask)
     return _run_supervisor(config, log, inherited_mask, inherited_sigchld)
 
 
@@ -179,7 +179,7 @@ def _run_supervisor(config: Config, log: Log, inherited_mask: set[int], inherite
     return Supervisor(config, log, child, took_terminal=take_terminal).run()
 
 
-def _run_exec(config: Config, log: Log, inherited_mask: set[int], inherited_sigchld: object) -> int:
+def _run_exec(config: Config, log: Log, inherited_mask: set[int]) -> int:
     try:
         credentials = _credentials(config)
     except _Failure as failure:
@@ -192,8 +192,12 @@ def _run_exec(config: Config, log: Log, inherited_mask: set[int], inherited_sigc
         list(config.command),
         dict(os.environ),
         session="none",
-        restore_mask=set() if config.flavor == "gosu" else inherited_mask,
-        restore_sigchld=inherited_sigchld,
+        # Exec mode, under every name: an empty mask and no inherited ignores but SIGHUP's and
+        # SIGINT's (spawn._reset_ignored_dispositions).  A signal an entrypoint script left
+        # blocked or ignored is never what the long-lived program after it expects.
+        restore_mask=set(),
+        restore_sigchld=signal.SIG_DFL,
+        reset_ignored=True,
         credentials=credentials,
         sh_fallback=config.sh_fallback,
         lookup=lookup,

@@ -57,6 +57,7 @@ class Plan:
         "env",
         "lookup",
         "parent_pid",
+        "reset_ignored",
         "restore_mask",
         "restore_sigchld",
         "session",
@@ -73,6 +74,7 @@ class Plan:
         take_terminal: bool = False,
         restore_mask: set[int] | frozenset[int] = frozenset(),
         restore_sigchld: object = signal.SIG_DFL,
+        reset_ignored: bool = False,
         credentials: Credentials | None = None,
         sh_fallback: bool = True,
         lookup: Callable[[str, dict[str, str]], str] | None = None,
@@ -83,6 +85,7 @@ class Plan:
         self.take_terminal = take_terminal
         self.restore_mask = restore_mask
         self.restore_sigchld = restore_sigchld
+        self.reset_ignored = reset_ignored  # exec mode: see _reset_ignored_dispositions
         self.credentials = credentials
         self.sh_fallback = sh_fallback
         self.lookup = lookup  # a command line's own PATH search (gosu); raises SetupError
@@ -220,6 +223,23 @@ def _read_all(fd: int) -> str:
         chunks.append(chunk)
 
 
+# Exec mode hands the program clean dispositions, as gosu does: gosu is a Go program, whose
+# runtime catches every signal (exec then resets caught ones to default) except SIGHUP and
+# SIGINT when they were inherited ignored -- nohup's and a shell's background job's wish.
+_KEEP_IGNORED = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGKILL, signal.SIGSTOP})
+
+
+def _reset_ignored_dispositions() -> None:
+    for signo in signal.valid_signals():
+        if signo in _KEEP_IGNORED:
+            continue
+        try:
+            if signal.getsignal(signo) == signal.SIG_IGN:
+                signal.signal(signo, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # a signal the libc reserves for itself (glibc's 32 and 33)
+
+
 def _setup_and_exec(plan: Plan, report: Callable[[str], None]) -> None:
     """Child side.  Runs with every signal blocked (inherited from the parent across fork)."""
     # 0. Back to the caller's working directory (the parent moved to / before the fork), first:
@@ -272,6 +292,8 @@ def _setup_and_exec(plan: Plan, report: Callable[[str], None]) -> None:
     #    is left as inherited (exec resets caught ones to default by itself).
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    if plan.reset_ignored:
+        _reset_ignored_dispositions()
     signal.signal(signal.SIGCHLD, plan.restore_sigchld)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, signal.SIG_DFL)

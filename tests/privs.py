@@ -72,11 +72,14 @@ CALLERS = {
 _MOUNT = 'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && shift 2 && exec "$@"'
 _NAMESPACE = ["unshare", "--mount", "--propagation", "private"]
 _PIDNS = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
-# The shell that mounts clears the signal mask (dash does), so a caller's blocked signals are
-# set by this link, after it.
+# The shell that mounts clears the signal mask (dash does), so a caller's blocked and ignored
+# signals are set by this link, after it.
 _BLOCK = (
-    "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, map(int, sys.argv[1].split(',')));"
-    " os.execvp(sys.argv[2], sys.argv[2:])"
+    "import os, signal, sys\n"
+    "signal.pthread_sigmask(signal.SIG_BLOCK, [int(s) for s in sys.argv[1].split(',') if s])\n"
+    "for s in sys.argv[2].split(','):\n"
+    "    s and signal.signal(int(s), signal.SIG_IGN)\n"
+    "os.execvp(sys.argv[3], sys.argv[3:])"
 )
 
 
@@ -157,11 +160,14 @@ class Fixture:
         pidns: bool = False,
         python: str | None = None,
         blocked: tuple[int, ...] = (),
+        ignored: tuple[int, ...] = (),
     ) -> list[str]:
         """The full command line: namespace, mounts, caller, then `python -m pyinit ARGV`."""
         if python is None:
             python = needs_nobody_python() if caller == "nobody" else ROOT_PYTHON
-        block = [ROOT_PYTHON, "-c", _BLOCK, ",".join(map(str, blocked))] if blocked else []
+        block = []
+        if blocked or ignored:
+            block = [ROOT_PYTHON, "-c", _BLOCK, ",".join(map(str, blocked)), ",".join(map(str, ignored))]
         return (
             _NAMESPACE
             + ["sh", "-c", _MOUNT, "sh", str(self.passwd), str(self.group)]
@@ -181,12 +187,13 @@ class Fixture:
         pidns: bool = False,
         python: str | None = None,
         blocked: tuple[int, ...] = (),
+        ignored: tuple[int, ...] = (),
         timeout: float = 60,
         **kwargs,
     ) -> subprocess.CompletedProcess:
         kwargs.setdefault("cwd", "/")
         return subprocess.run(
-            self.command(argv, caller=caller, pidns=pidns, python=python, blocked=blocked),
+            self.command(argv, caller=caller, pidns=pidns, python=python, blocked=blocked, ignored=ignored),
             env=environment(env),
             capture_output=True,
             text=True,
