@@ -65,6 +65,16 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: nobody, effective uid root.  nobody is a plain non-root caller.
 CALLERS = {
     "root": ["setpriv", "--groups=4,27", "--"],
+    # root with inheritable and ambient capabilities to clear (the CVE-2022-27649 pattern)
+    "root-capsets": [
+        "setpriv",
+        "--groups=4,27",
+        "--inh-caps=+net_bind_service,+kill",
+        "--ambient-caps=+net_bind_service,+kill",
+        "--",
+    ],
+    # root whose setuid() keeps the capabilities: a switch that could be undone
+    "root-nofixup": ["setpriv", "--groups=4,27", "--securebits=+no_setuid_fixup", "--"],
     "nobody-ruid": ["setpriv", "--ruid=nobody", "--rgid=nogroup", "--init-groups", "--"],
     "nobody": ["setpriv", "--reuid=nobody", "--regid=nogroup", "--init-groups", "--"],
 }

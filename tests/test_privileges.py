@@ -101,6 +101,12 @@ def test_exec_mode_keeps_the_pid(fixture):
     fixture.assert_execs_in_place(["exec", "--user", "nobody", "--", "sh", "-c", "echo $$"])
 
 
+def test_words_after_the_command_are_the_commands_own_in_exec_mode(fixture):
+    # no `--`: option parsing stops at the command, so `-h` is id's (pysu gets this wrong)
+    result = fixture.run(["exec", "--user", "nobody", "sh", "-c", 'echo "$@"', "sh", "-h", "--user"])
+    assert (result.returncode, result.stdout) == (0, "-h --user\n")
+
+
 def test_exit_status_is_the_programs(fixture):
     assert fixture.run(["--user", "games", "--", "sh", "-c", "exit 7"]).returncode == 7
     assert fixture.run(["exec", "--user", "games", "--", "sh", "-c", "exit 7"]).returncode == 7
@@ -129,8 +135,10 @@ def test_user_comes_from_the_environment_too(fixture):
         (":daemon", {"USER": "root", "LOGNAME": None}, {"USER": "root", "LOGNAME": "root"}),
     ],
 )
-def test_user_and_logname_follow_the_target_unless_set_on_purpose(fixture, spec, given, expected):
-    target = probe(fixture, ["--user", spec], env=given)
+@pytest.mark.parametrize("mode", ["supervised", "exec"])
+def test_user_and_logname_follow_the_target_unless_set_on_purpose(fixture, spec, given, expected, mode):
+    prefix = ["exec"] if mode == "exec" else []
+    target = probe(fixture, [*prefix, "--user", spec], env=given)
     assert {key: target.env.get(key) for key in expected} == expected
 
 
@@ -173,6 +181,22 @@ def test_the_program_cannot_become_root_again(fixture, mode):
     assert lines[4] == "(5, 5, 5) (60, 60, 60) [60, 100]"
 
 
+@pytest.mark.parametrize("mode", ["supervised", "exec"])
+def test_a_switch_that_could_be_undone_is_refused_and_nothing_runs(fixture, mode):
+    # With SECBIT_NO_SETUID_FIXUP, setuid() keeps the capabilities: the check after the switch
+    # (setuid(0) must fail) catches it.
+    prefix = ["exec"] if mode == "exec" else []
+    result = fixture.run([*prefix, "--user", "games", "--", "echo", "RAN"], caller="root-nofixup")
+    assert (result.returncode, result.stdout) == (125, "")
+    assert "uid 5 could become root again after the switch" in one_line(result.stderr)
+
+
+def test_the_top_of_the_id_range_is_accepted(fixture):
+    target = probe(fixture, ["--user", "2147483647:2147483647"])
+    assert (target.uid, target.gid, target.groups) == (2147483647, 2147483647, [2147483647])
+    assert probe(fixture, ["exec", "--user", "2147483647"]).uid == 2147483647
+
+
 def test_no_new_privs(fixture):
     assert probe(fixture, ["--user", "games", "--no-new-privs"]).status["NoNewPrivs"] == "1"
     assert probe(fixture, ["exec", "--no-new-privs"]).status["NoNewPrivs"] == "1"
@@ -187,6 +211,16 @@ def test_clear_caps_empties_inheritable_bounding_and_ambient(fixture, spec):
     assert caps == dict.fromkeys(caps, 0)
 
 
+@pytest.mark.parametrize("mode", ["supervised", "exec"])
+def test_clear_caps_empties_inheritable_and_ambient_sets_the_caller_filled(fixture, mode):
+    prefix = ["exec"] if mode == "exec" else []
+    kept = probe(fixture, [*prefix, "--user", "games"], caller="root-capsets")
+    assert kept.cap("CapInh") != 0  # the caller's inheritable set reaches the program...
+    cleared = probe(fixture, [*prefix, "--user", "games", "--clear-caps"], caller="root-capsets")
+    caps = {name: cleared.cap(name) for name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+    assert caps == dict.fromkeys(caps, 0)  # ...unless --clear-caps
+
+
 def test_without_clear_caps_the_bounding_set_is_left_alone(fixture):
     ours = parse_status(Path("/proc/self/status").read_text())
     assert probe(fixture, ["--user", "games"]).cap("CapBnd") == int(ours["CapBnd"], 16)
@@ -195,8 +229,10 @@ def test_without_clear_caps_the_bounding_set_is_left_alone(fixture):
 # --- a caller that is not root ------------------------------------------------------------------
 
 
-def test_non_root_caller_asking_for_another_user_is_refused(fixture):
-    result = fixture.run(["--user", "games", "--", "echo", "RAN"], caller="nobody")
+@pytest.mark.parametrize("mode", ["supervised", "exec"])
+def test_non_root_caller_asking_for_another_user_is_refused(fixture, mode):
+    prefix = ["exec"] if mode == "exec" else []
+    result = fixture.run([*prefix, "--user", "games", "--", "echo", "RAN"], caller="nobody")
     assert (result.returncode, result.stdout) == (125, "")
     assert one_line(result.stderr) == (
         "[pyinit] error: --user 'games': pyinit runs as uid 65534, not root: "
