@@ -114,6 +114,61 @@ def test_a_sighup_storm_does_not_starve_reaping(start_init):
     assert init.wait() == 0
 
 
+# --- pyinit's own bugs -----------------------------------------------------------------------------
+
+# Loaded by site before pyinit starts: a bug in pyinit's loop, on every real-time signal.  The
+# fault is in pyinit's own Python code; the signals, processes and namespace are real.
+INJECTED_BUG = """
+import signal
+from pyinit import supervisor
+_real = supervisor.Supervisor._on_forwardable
+def _buggy(self, signo):
+    if signo >= signal.SIGRTMIN:
+        raise RuntimeError("injected bug for signal %d" % signo)
+    return _real(self, signo)
+supervisor.Supervisor._on_forwardable = _buggy
+"""
+
+
+def start_buggy_init(start_init, tmp_path):
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(INJECTED_BUG)
+    record = tmp_path / "record"
+    record.write_text("")
+    env = {"PYTHONPATH": "%s:%s" % (inject, BASE_ENV["PYTHONPATH"])}
+    init = start_init(program("recorder", str(record)), env=env)
+    init.wait_for_output("ready")
+    return init, record
+
+
+@pytest.mark.timeout(60)
+def test_an_exception_in_pyinits_loop_is_logged_and_pyinit_carries_on(start_init, tmp_path):
+    init, record = start_buggy_init(start_init, tmp_path)
+    init.send(signal.SIGRTMIN)
+    wait_until(lambda: "internal error, carrying on" in init.stderr, message="the bug to be logged")
+    assert "Traceback" not in init.stderr
+    init.send(signal.SIGUSR1)  # still forwarded
+    wait_until(lambda: "program %d" % signal.SIGUSR1 in record.read_text(), message="SIGUSR1 forwarded")
+    os.kill(init.program_pid, signal.SIGKILL)
+    assert init.wait() == 128 + signal.SIGKILL  # and the program's status still comes back
+
+
+@pytest.mark.timeout(60)
+def test_fifty_errors_in_a_row_fall_back_to_plain_reaping_and_still_return_the_status(start_init, tmp_path):
+    init, _record = start_buggy_init(start_init, tmp_path)
+    for _ in range(60):  # real-time signals queue: each one is a separate failing iteration
+        init.send(signal.SIGRTMIN)
+    wait_until(
+        lambda: init.stderr.count("internal error, carrying on") >= 50,
+        message="fifty internal errors in a row",
+    )
+    os.kill(init.program_pid, signal.SIGKILL)
+    assert init.wait() == 128 + signal.SIGKILL
+    assert init.stderr.count("internal error, carrying on") == 50  # then it stopped trying
+    assert "Traceback" not in init.stderr
+
+
 @pytest.mark.timeout(60)
 def test_a_program_that_kills_everything_it_can_leaves_pyinit_standing(start_init):
     # kill -9 -1 from inside the namespace reaches every process but PID 1 and the caller.
