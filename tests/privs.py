@@ -73,6 +73,8 @@ CALLERS = {
         "--ambient-caps=+net_bind_service,+kill",
         "--",
     ],
+    # root that cannot read a file its mode forbids (no CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)
+    "root-nodac": ["setpriv", "--groups=4,27", "--bounding-set=-dac_override,-dac_read_search", "--"],
     # root whose setuid() keeps the capabilities: a switch that could be undone
     "root-nofixup": ["setpriv", "--groups=4,27", "--securebits=+no_setuid_fixup", "--"],
     "nobody-ruid": ["setpriv", "--ruid=nobody", "--rgid=nogroup", "--init-groups", "--"],

@@ -182,6 +182,15 @@ def test_the_program_cannot_become_root_again(fixture, mode):
 
 
 @pytest.mark.parametrize("mode", ["supervised", "exec"])
+def test_an_unreadable_passwd_file_is_one_line_and_125(fixture, mode):
+    fixture.passwd.chmod(0)  # the bind-mounted fixture, never the machine's file
+    prefix = ["exec"] if mode == "exec" else []
+    result = fixture.run([*prefix, "--user", "games", "--", "echo", "RAN"], caller="root-nodac")
+    assert (result.returncode, result.stdout) == (125, "")
+    assert one_line(result.stderr) == "[pyinit] error: cannot read /etc/passwd: Permission denied"
+
+
+@pytest.mark.parametrize("mode", ["supervised", "exec"])
 def test_a_switch_that_could_be_undone_is_refused_and_nothing_runs(fixture, mode):
     # With SECBIT_NO_SETUID_FIXUP, setuid() keeps the capabilities: the check after the switch
     # (setuid(0) must fail) catches it.

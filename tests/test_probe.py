@@ -17,7 +17,7 @@ import time
 import psutil
 import pytest
 
-from support import BASE_ENV, PYINIT, program, wait_until
+from support import BASE_ENV, PYINIT, can_unshare, program, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -89,6 +89,18 @@ def test_a_program_that_leaves_a_daemon_behind_left_processes(mode):
     assert report["leftovers_killed"] is False  # the daemon died of pyinit's SIGTERM
     if mode == "subreaper":
         assert report["mode"] == "subreaper"
+    elif can_unshare() is None:  # the caller may create a PID namespace: pyinit is its PID 1
+        assert report["mode"] == "pid1"
+
+
+def test_when_namespaces_are_available_the_program_runs_in_a_new_pid_namespace(tmp_path):
+    if can_unshare() is not None:
+        pytest.skip(can_unshare())
+    seen = tmp_path / "ns"
+    script = "readlink /proc/self/ns/pid > %s; echo READY; exec sleep 100" % seen
+    done, report = probe_json("--ready-line", "READY", "--", "sh", "-c", script)
+    assert report["mode"] == "pid1", done.stderr
+    assert seen.read_text().strip() != os.readlink("/proc/self/ns/pid")
 
 
 def test_a_daemon_that_ignores_sigterm_is_killed_at_the_timeout_and_the_verdict_says_so():

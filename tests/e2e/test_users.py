@@ -1,8 +1,5 @@
 """Users: the image's non-root USER, `docker run --user`, and pyinit's own privilege drop
 (`pyinit --user`, and `pyinit exec --user` in the entrypoint-script pattern).
-
-The privilege drop is being built on another branch; until it lands, pyinit refuses with exit
-125 and `--user is not available in this version`, and those tests skip saying so.
 """
 
 from __future__ import annotations
@@ -15,13 +12,6 @@ from e2e.dockerlib import APP_IMAGE, ENTRYPOINT_IMAGE, REPORT, Container, run
 from support import wait_until
 
 pytestmark = pytest.mark.docker
-
-UNAVAILABLE = "--user is not available in this version"
-
-
-def skip_without_privilege_drop(code: int, output: str) -> None:
-    if code == 125 and UNAVAILABLE in output:
-        pytest.skip("this pyinit has no privilege drop yet (%r); the tests pass once it lands" % UNAVAILABLE)
 
 
 class Proc(NamedTuple):
@@ -55,7 +45,6 @@ def started_or_refused(container: Container, args: str) -> None:
         message="%r to start" % args,
     )
     if not container.running():
-        skip_without_privilege_drop(container.exit_code(), container.logs())
         raise AssertionError("the container exited: %s" % container.logs())
 
 
@@ -92,7 +81,6 @@ def test_pyinit_user_drops_to_nobody_with_no_groups_left_over():
         "id -u; id -g; id -G",
         options=("--user", "root", "--entrypoint", "pyinit"),
     )
-    skip_without_privilege_drop(result.returncode, result.stderr)
     assert result.returncode == 0, result
     assert result.stdout.split() == ["65534", "65534", "65534"], "uid, gid, groups: %s" % result.stdout
 
@@ -121,7 +109,6 @@ def test_pyinit_user_root_pid1_supervises_an_unprivileged_program(containers):
 @pytest.mark.timeout(120)
 def test_entrypoint_script_sets_up_as_root_then_runs_the_program_as_app():
     result = run(ENTRYPOINT_IMAGE, "sh", "-c", "id -un; id -Gn; stat -c %U /data")
-    skip_without_privilege_drop(result.returncode, result.stderr)
     assert result.returncode == 0, result
     assert result.stdout.split() == ["app", "app", "app"], "user, groups, owner of /data: %s" % result.stdout
 
