@@ -16,3 +16,21 @@ def start_init(tmp_path):
     yield start
     for init in started:
         init.cleanup()
+
+
+# Figures the hardening tests measure (CPU per orphan, RSS growth, signals survived): shown in
+# a section of their own at the end of every run, so CI logs carry them without -s.
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figure():
+    """figure(text): report a measured figure in the run's "figures" section."""
+    return FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FIGURES:
+        terminalreporter.section("pyinit's figures (tests/test_hardening.py)")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -1,6 +1,6 @@
 """PID 1 under storms, faults and hostile input: pyinit keeps working, loses no exit status and
 leaks nothing.  Figures (orphans reaped, CPU per orphan, RSS growth, signals survived) are
-printed so they show in the test log (`pytest -s` or -rP); none is asserted tightly."""
+reported in the run's "figures" section (tests/conftest.py); none is asserted tightly."""
 
 import json
 import os
@@ -39,7 +39,9 @@ def rss_kib(pid):
 
 
 @pytest.mark.timeout(600)
-def test_a_hundred_thousand_orphans_in_bursts_are_all_reaped_with_flat_memory(start_init, orphan_bursts):
+def test_a_hundred_thousand_orphans_in_bursts_are_all_reaped_with_flat_memory(
+    start_init, orphan_bursts, figure
+):
     init = start_init([orphan_bursts, "100", "1000"])
     program_pid = init.program_pid
     rss_before, cpu_before = rss_kib(init.init_pid), cpu_seconds(init.init_pid)
@@ -51,8 +53,8 @@ def test_a_hundred_thousand_orphans_in_bursts_are_all_reaped_with_flat_memory(st
     )
     assert init.zombies() == []
     rss_after, cpu = rss_kib(init.init_pid), cpu_seconds(init.init_pid) - cpu_before
-    print(
-        "\n100,000 orphans: pyinit CPU %.2f s (%.1f us per orphan), RSS %d -> %d KiB (%+d KiB)"
+    figure(
+        "100,000 orphans: pyinit CPU %.2f s (%.1f us per orphan), RSS %d -> %d KiB (%+d KiB)"
         % (cpu, cpu * 1e6 / 100_000, rss_before, rss_after, rss_after - rss_before)
     )
     assert rss_after - rss_before < 4096  # flat: a leak per orphan would be tens of MB
@@ -61,7 +63,7 @@ def test_a_hundred_thousand_orphans_in_bursts_are_all_reaped_with_flat_memory(st
 
 
 @pytest.mark.timeout(300)
-def test_ten_thousand_mixed_signals_leave_pyinit_alive_and_exact(start_init, tmp_path):
+def test_ten_thousand_mixed_signals_leave_pyinit_alive_and_exact(start_init, tmp_path, figure):
     record = tmp_path / "signals"
     init = start_init(["--grace", "1", "--log-format", "json", *program("recorder", str(record))])
     init.wait_for_output("ready")
@@ -87,8 +89,8 @@ def test_ten_thousand_mixed_signals_leave_pyinit_alive_and_exact(start_init, tmp
         timeout=120,
         message="every kind of signal to reach the program",
     )
-    print(
-        "\n10,000 signals: %d real-time sent, %d forwarded; %d standard sent, %d forwarded (merged)"
+    figure(
+        "10,000 signals: %d real-time sent, %d forwarded; %d standard sent, %d forwarded (merged)"
         % (sent_rt, forwarded(realtime), 10_000 - sent_rt, forwarded(standard))
     )
     assert init.proc.poll() is None
@@ -97,7 +99,7 @@ def test_ten_thousand_mixed_signals_leave_pyinit_alive_and_exact(start_init, tmp
 
 
 @pytest.mark.timeout(120)
-def test_a_sighup_storm_does_not_starve_reaping(start_init):
+def test_a_sighup_storm_does_not_starve_reaping(start_init, figure):
     # SIGHUP (1) is always handed out before SIGCHLD (17): pyinit must still reap meanwhile.
     init = start_init(program("orphans", "0", "--ignore-hup", "--forever"))
     init.wait_for_output("done")
@@ -109,7 +111,7 @@ def test_a_sighup_storm_does_not_starve_reaping(start_init):
             sent += 1
         zombies = len(init.zombies())
         assert zombies < 50, "zombies piling up during the storm: %d" % zombies
-    print("\nSIGHUP storm: %d signals in 3 s while orphans kept coming" % sent)
+    figure("SIGHUP storm: %d signals in 3 s while orphans kept coming" % sent)
     init.send(signal.SIGTERM)
     assert init.wait() == 0
 
