@@ -96,3 +96,16 @@ def test_help_to_an_unwritable_stdout_does_not_crash():
             PYINIT + ["--help"], stdout=read_only, stderr=subprocess.PIPE, text=True, env=BASE_ENV, timeout=60
         )
     assert result.returncode == 0 and result.stderr == ""
+
+
+@pytest.mark.timeout(60)
+def test_silent_by_default_and_each_v_adds_prefixed_lines():
+    quiet = run(["sh", "-c", "exit 3"])
+    assert (quiet.returncode, quiet.stderr) == (3, "")
+    info = run(["-v", "sh", "-c", "exit 3"]).stderr.splitlines()
+    debug = run(["-vv", "sh", "-c", "exit 3"]).stderr.splitlines()
+    assert info and all(line.startswith("[pyinit] ") for line in info + debug)
+    assert "[pyinit] the program (pid %s) exited with status 3" % info[1].split()[-4] in info
+    assert not any("received SIGCHLD" in line for line in info)
+    assert any("received SIGCHLD" in line for line in debug)  # -vv: every signal, too
+    assert run(["sh", "-c", "exit 3"], env={"PYINIT_VERBOSITY": "2"}).stderr.count("\n") == len(debug)
