@@ -41,12 +41,34 @@ def test_a_program_ignoring_sigterm_is_killed_when_the_grace_period_ends(start_i
     grace = event(init, "grace")
     escalation = event(init, "escalation")
     assert grace["seconds"] == 1.5
-    # The timer fired on time by pyinit's own clock: grace +/- 100 ms.
+    # The timer fired on time by pyinit's own clock: grace +/- 100 ms, counted from the grace
+    # period's start (never early; the ts are pyinit's monotonic clock).
     assert 0 <= escalation["overdue"] < 0.1, escalation
+    assert 1.5 <= escalation["ts"] - grace["ts"] < 1.6, (grace, escalation)
     # All four processes (program + 3 children) were killed and reaped before pyinit exited.
     reaped = [e for e in events(init) if e["event"] == "reaped"]
     assert len(reaped) == 4 and all(e.get("signal") == signal.SIGKILL for e in reaped)
     assert events(init)[-1]["event"] == "exit"
+
+
+@pytest.mark.timeout(60)
+def test_escalation_kills_a_process_that_left_the_group_while_the_program_lives(start_init, tmp_path):
+    # The program ignores SIGTERM and has started a daemon in a session of its own, which
+    # ignores it too: at the end of the grace period both die of SIGKILL.  As a subreaper, so
+    # that no PID-namespace teardown could do pyinit's work for it.
+    pidfile = tmp_path / "daemon.pid"
+    daemon = tmp_path / "daemon.sh"
+    daemon.write_text("trap '' TERM; echo $$ > %s; exec sleep 1000\n" % pidfile)
+    script = "trap '' TERM; setsid sh %s & echo READY; while :; do sleep 0.1; done" % daemon
+    init = start_init(["--grace", "1", "--log-format", "json", "sh", "-c", script], pid1=False)
+    init.wait_for_output("READY")
+    wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), message="the daemon to start")
+    daemon_pid = int(pidfile.read_text())
+    assert os.getsid(daemon_pid) == daemon_pid  # it did leave the program's group and session
+    init.send(signal.SIGTERM)
+    assert init.wait() == 128 + signal.SIGKILL
+    assert event(init, "escalation") is not None
+    assert not os.path.exists("/proc/%d" % daemon_pid)  # killed and reaped, not left behind
 
 
 @pytest.mark.timeout(60)
