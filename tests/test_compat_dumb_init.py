@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -112,6 +113,25 @@ def test_setsid_mode_puts_the_program_in_its_own_session():
     assert own.returncode == 0
     shared = di(["-c", "sh", "-c", 'test "$(ps -o sid= -p $$)" -eq "$(ps -o sid= -p $PPID)"'])
     assert shared.returncode == 0
+
+
+def test_dumb_init_setsid_0_in_the_environment_keeps_the_callers_session():
+    shared = 'test "$(ps -o sid= -p $$)" -eq "$(ps -o sid= -p $PPID)"'
+    assert di(["sh", "-c", shared], env={"DUMB_INIT_SETSID": "0"}).returncode == 0
+    assert di(["sh", "-c", shared]).returncode != 0  # without it: a session of its own
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("single", [False, True], ids=["group", "single-child"])
+def test_c_forwards_to_the_child_alone_and_default_to_its_whole_group(start_init, tmp_path, single):
+    record = tmp_path / "signals"
+    init = start_init(DI + (["-c"] if single else []) + program("recorder", str(record), "--grandchild"))
+    init.wait_for_output("ready")
+    init.send(signal.SIGUSR1)
+    wait_until(lambda: record.exists() and "program %d" % signal.SIGUSR1 in record.read_text())
+    time.sleep(0.3)  # time enough for the grandchild's copy, if it was sent one
+    got_it = "grandchild %d" % signal.SIGUSR1 in record.read_text()
+    assert got_it is not single
 
 
 @pytest.mark.timeout(60)

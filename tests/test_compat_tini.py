@@ -142,3 +142,26 @@ def test_called_by_the_name_tini_it_speaks_tinis_command_line(tmp_path):
     )
     assert result.returncode == 0
     assert result.stdout.startswith("tini version")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("pyinit-tini", "tini version 0.19.0"),
+        ("pyinit-dumb-init", "dumb-init v1.2.5"),
+        ("pyinit-gosu", "1.19"),
+    ],
+)
+def test_the_console_scripts_speak_their_tools_command_lines(name, expected):
+    script = os.path.join(os.path.dirname(PYINIT[0]), name)
+    if not os.path.exists(script):
+        pytest.skip("the %s console script is not installed next to %s" % (name, PYINIT[0]))
+    result = subprocess.run([script, "--version"], capture_output=True, text=True, env=BASE_ENV, timeout=60)
+    assert result.returncode == 0
+    assert (result.stdout + result.stderr).startswith(expected)
+
+
+def test_compat_takes_its_value_after_an_equals_sign_too():
+    for form in (["--compat=tini"], ["--compat", "tini"]):
+        result = run([*form, "--version"])
+        assert (result.returncode, result.stdout.startswith("tini version")) == (0, True), form
