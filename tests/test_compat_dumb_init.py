@@ -177,6 +177,23 @@ def test_terminal_hand_off_sighup_and_sigcont_never_reach_the_program(tmp_path):
 
 
 @pytest.mark.timeout(60)
+def test_pyinit_setsid_hand_off_signals_never_reach_the_program(tmp_path):
+    # The same hand-off under pyinit's own --setsid: the program records every signal it gets.
+    # (The kernel sends both in pyinit's own name, during pyinit's ioctl: besides the explicit
+    # drain, pyinit's rule of never acting on a signal it raised itself would stop them too.)
+    record = tmp_path / "signals"
+    term = Terminal(PYINIT + ["--setsid", *program("recorder", str(record))], BASE_ENV)
+    try:
+        assert term.read_until(b"ready"), term.output
+        os.kill(term.pid, signal.SIGUSR1)  # a real signal, after the hand-off: forwarded
+        wait_until(lambda: "program %d" % signal.SIGUSR1 in record.read_text(), message="SIGUSR1")
+        got = {int(line.split()[1]) for line in record.read_text().splitlines()}
+        assert signal.SIGHUP not in got and signal.SIGCONT not in got, got
+    finally:
+        term.close()
+
+
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize("flavor", [["--setsid"], DI], ids=["pyinit-setsid", "dumb-init"])
 def test_bash_in_its_own_session_has_job_control(flavor):
     env = dict(BASE_ENV, PS1="$ ", TERM="dumb")
