@@ -8,6 +8,7 @@ the program.  --single-child forwards TSTP/TTIN/TTOU as sent.
 import os
 import signal
 
+import psutil
 import pytest
 
 from support import BASE_ENV, PYINIT, proc_state, program, wait_until
@@ -41,7 +42,15 @@ def test_ctrl_z_stops_the_job_and_fg_resumes_it_with_the_terminal():
         term.write(b"\x1a")  # Ctrl-Z
         assert term.read_until(b"Stopped"), term.output
         run_line(term, "fg", "sleep 100")  # bash echoes the command it resumes
-        term.read_until(b"\x00never\x00", timeout=0.5)
+        sleeper = wait_until(
+            lambda: next(
+                (p for p in psutil.Process(term.pid).children(recursive=True) if p.name() == "sleep"), None
+            ),
+            message="the program under pyinit",
+        )
+        # The program's group has the terminal again (not pyinit's: a Ctrl-C would still give
+        # 130 then, through pyinit's forwarding, so the foreground group is checked directly).
+        wait_until(lambda: os.tcgetpgrp(term.fd) == os.getpgid(sleeper.pid), message="the terminal back")
         term.write(b"\x03")  # Ctrl-C must reach the program again: it has the terminal back
         run_line(term, "echo STATUS=$?", "STATUS=130")
         term.write(b"exit\n")

@@ -23,9 +23,15 @@ def command(mode, args):
 def test_ctrl_c_stops_the_program_with_130(mode):
     # `exec`: dash defers a SIGINT that lands between its makejob() and the fork of `sleep`
     # until `sleep` ends (100 s) -- a race of the shell, not of pyinit.
-    term = Terminal(command(mode, ["sh", "-c", "echo READY; exec sleep 100"]), BASE_ENV)
+    # The program reports its process group and the terminal's foreground group (/proc's pgrp
+    # and tpgid): equal once pyinit has handed the terminal over.  Without the hand-off, Ctrl-C
+    # would still give 130 (pyinit would get the SIGINT and forward it): this is the proof.
+    show = "read -r pid comm state ppid pgrp sid tty tpgid rest < /proc/$$/stat; echo GROUPS-$pgrp-$tpgid-"
+    term = Terminal(command(mode, ["sh", "-c", show + "; echo READY; exec sleep 100"]), BASE_ENV)
     try:
         assert term.read_until(b"READY"), term.output
+        pgrp, tpgid = term.output.split(b"GROUPS-")[1].split(b"-")[:2]
+        assert pgrp == tpgid, term.output  # the program's group is in the foreground
         term.write(b"\x03")
         assert term.wait() == 130
     finally:
