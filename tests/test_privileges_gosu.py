@@ -312,6 +312,10 @@ def test_only_home_changes(fixture, tmp_path):
     assert lines[lines.index("=====") - 1] == str(workdir)
     assert {key: target.env.get(key) for key in keep} == keep
     assert target.env["HOME"] == "/usr/games"
+    # Nothing else added or changed (the shell adds only its own PWD, SHLVL, _).
+    shells = ("PWD", "OLDPWD", "SHLVL", "_")
+    given = {k: v for k, v in dict(environment(keep), HOME="/usr/games").items() if k not in shells}
+    assert {k: v for k, v in target.env.items() if k not in shells} == given
 
 
 def test_execs_in_place_same_pid(fixture):
