@@ -60,12 +60,13 @@ def test_ctrl_z_stops_the_job_and_fg_resumes_it_with_the_terminal():
 
 
 @pytest.mark.timeout(90)
-def test_tstp_sent_to_pyinit_stops_the_program_then_pyinit(tmp_path):
-    # Not a terminal keystroke: `kill -TSTP` to pyinit, run as a background job of bash.
+@pytest.mark.parametrize("stop", ["TSTP", "TTIN", "TTOU"])
+def test_a_stop_signal_sent_to_pyinit_stops_the_program_then_pyinit(tmp_path, stop):
+    # Not a terminal keystroke: `kill -TSTP` (or TTIN, TTOU) to pyinit, a background job of bash.
     term = shell()
     try:
         run_line(term, PYINIT_CMD + " sleep 100 & echo BG-$((1+1))", "BG-2")
-        run_line(term, "sleep 1; kill -TSTP %1; sleep 1; jobs; echo LISTED-$((2+1))", "LISTED-3")
+        run_line(term, "sleep 1; kill -%s %%1; sleep 1; jobs; echo LISTED-$((2+1))" % stop, "LISTED-3")
         text = term.output.decode(errors="replace").rsplit("LISTED-$((2+1))", 1)[-1]
         assert "Stopped" in text, text
         run_line(term, "kill -CONT %1; sleep 0.5; jobs; echo AGAIN-$((3+1))", "AGAIN-4")
