@@ -101,10 +101,9 @@ def parse(argv: list[str], environ: dict[str, str] | os._Environ[str]) -> Config
 
 def run(config: Config, inherited_mask: set[int]) -> int:
     log = Log(config.verbosity, config.log_format, config.flavor)
-    inherited_sigchld = signal.getsignal(signal.SIGCHLD)
     if config.exec_only:
         return _run_exec(config, log, inherited_mask)
-    return _run_supervisor(config, log, inherited_mask, inherited_sigchld)
+    return _run_supervisor(config, log, inherited_mask, signal.getsignal(signal.SIGCHLD))
 
 
 def _run_supervisor(config: Config, log: Log, inherited_mask: set[int], inherited_sigchld: object) -> int:
