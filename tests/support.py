@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,32 @@ UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
 def program(name: str, *args: str) -> list[str]:
     """Command line of a helper program in tests/programs."""
     return [sys.executable, "-I", str(PROGRAMS / (name + ".py")), *args]
+
+
+def compile_program(name: str, out_dir: Path, purpose: str) -> str:
+    """Build tests/programs/NAME.c into out_dir; skip, saying `purpose`, without a C compiler."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("needs a C compiler for %s" % purpose)
+    binary = out_dir / name
+    subprocess.run(
+        [compiler, "-O2", "-o", str(binary), str(PROGRAMS / (name + ".c"))], check=True, timeout=120
+    )
+    return str(binary)
+
+
+def write_launcher(path: Path, env: dict, **kwargs) -> Path:
+    """`python -m pyinit.launcher PATH` with env (whose PYTHONPATH says which pyinit): PATH."""
+    written = subprocess.run(
+        [sys.executable, "-m", "pyinit.launcher", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kwargs,
+    )
+    assert written.returncode == 0, written.stderr
+    return path
 
 
 @functools.cache

@@ -4,7 +4,6 @@ reported in the run's "figures" section (tests/conftest.py); none is asserted ti
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,20 +11,24 @@ import time
 
 import pytest
 
-from support import BASE_ENV, PYINIT, UNSHARE, needs_pidns, proc_status, program, run, wait_until
+from support import (
+    BASE_ENV,
+    PYINIT,
+    UNSHARE,
+    compile_program,
+    needs_pidns,
+    proc_status,
+    program,
+    run,
+    wait_until,
+)
 
 # --- storms -------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def orphan_bursts(tmp_path_factory):
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("needs a C compiler for the orphan-storm helper")
-    binary = tmp_path_factory.mktemp("bin") / "orphan_bursts"
-    source = os.path.join(os.path.dirname(__file__), "programs", "orphan_bursts.c")
-    subprocess.run([compiler, "-O2", "-o", str(binary), source], check=True, timeout=120)
-    return str(binary)
+    return compile_program("orphan_bursts", tmp_path_factory.mktemp("bin"), "the orphan-storm helper")
 
 
 def cpu_seconds(pid):

@@ -4,24 +4,11 @@ import os
 import subprocess
 import sys
 
-from support import BASE_ENV
-
-
-def write_launcher(tmp_path):
-    path = tmp_path / "pyinit"
-    result = subprocess.run(
-        [sys.executable, "-m", "pyinit.launcher", str(path)],
-        env=BASE_ENV,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return path
+from support import BASE_ENV, write_launcher
 
 
 def test_the_launcher_runs_pyinit_isolated_and_without_site(tmp_path):
-    launcher = write_launcher(tmp_path)
+    launcher = write_launcher(tmp_path / "pyinit", BASE_ENV)
     assert os.access(launcher, os.X_OK)
     assert launcher.read_text().startswith("#!%s -IS\n" % sys.executable)
     # A directory on PYTHONPATH with a module that would shadow one of pyinit's imports:
@@ -38,7 +25,7 @@ def test_the_launcher_runs_pyinit_isolated_and_without_site(tmp_path):
 
 def test_the_launcher_keeps_the_multi_call_names(tmp_path):
     link = tmp_path / "dumb-init"
-    link.symlink_to(write_launcher(tmp_path))
+    link.symlink_to(write_launcher(tmp_path / "pyinit", BASE_ENV))
     result = subprocess.run([link, "--version"], env=BASE_ENV, capture_output=True, text=True, timeout=60)
     assert result.stderr == "dumb-init v1.2.5\n"
 

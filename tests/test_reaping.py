@@ -1,14 +1,12 @@
 """pyinit reaps every child, orphans included, as PID 1 and as a subreaper."""
 
-import os
-import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
-from support import BASE_ENV, PYINIT, program, run, run_pid1, wait_until
+from support import BASE_ENV, PYINIT, compile_program, program, run, run_pid1, wait_until
 
 
 def assert_all_orphans_reaped(init, count):
@@ -76,13 +74,7 @@ def test_signals_are_forwarded_while_orphans_keep_coming(start_init):
 @pytest.fixture(scope="module")
 def deny_subreaper(tmp_path_factory):
     """A wrapper whose seccomp filter makes prctl(PR_SET_CHILD_SUBREAPER) fail with EPERM."""
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("needs a C compiler for the seccomp helper")
-    binary = tmp_path_factory.mktemp("bin") / "deny_subreaper"
-    source = os.path.join(os.path.dirname(__file__), "programs", "deny_subreaper.c")
-    subprocess.run([compiler, "-O2", "-o", str(binary), source], check=True, timeout=120)
-    return str(binary)
+    return compile_program("deny_subreaper", tmp_path_factory.mktemp("bin"), "the seccomp helper")
 
 
 def run_denied(wrapper, args):

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from support import BASE_ENV, ROOT
+from support import BASE_ENV, ROOT, write_launcher
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +60,8 @@ def test_the_zipapp_runs_a_program_and_passes_its_status_on(pyz):
 @pytest.mark.timeout(120)
 def test_the_launcher_written_into_the_zipapp_runs_pyinit_from_it(pyz, tmp_path):
     # docker/Dockerfile's layout: `PYTHONPATH=pyinit.pyz python3 -m pyinit.launcher PATH`.
-    launcher = tmp_path / "pyinit"
     env = dict(BASE_ENV, PYTHONPATH=str(pyz))  # the archive only, not the checkout
-    written = subprocess.run(
-        [sys.executable, "-m", "pyinit.launcher", str(launcher)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd="/",
-    )
-    assert written.returncode == 0, written.stderr
+    launcher = write_launcher(tmp_path / "pyinit", env, cwd="/")
     assert "sys.path.insert(0, %r)" % str(pyz) in launcher.read_text()
     done = subprocess.run(
         [str(launcher), "sh", "-c", "exit 4"], env=BASE_ENV, capture_output=True, text=True, timeout=60
