@@ -186,20 +186,16 @@ import _signal
 out["_signal_pthread_sigmask_us"] = per_call(lambda: _signal.pthread_sigmask(signal.SIG_BLOCK, handled), 700)
 out["handled_signals"] = len(handled)
 try:
-    from pyinit.cli import parse_args
+    from pyinit.personalities.pyinit import PERSONALITY, parse_args
     from pyinit.log import Log
     from pyinit.spawn import Child
     from pyinit.supervisor import Supervisor
     # A real target: sleep in its own process group, which ignores SIGWINCH by default.
     pid = os.posix_spawn("/bin/sleep", ["sleep", "60"], {}, setpgroup=0)
     config = parse_args(["--", "sleep", "60"], {})
-    sup = Supervisor(config, Log(config.verbosity, config.log_format, config.flavor),
+    sup = Supervisor(config, Log(config.verbosity, config.log_format, PERSONALITY.render),
                      Child(pid, pid, []), took_terminal=False)
-    class Info:
-        si_signo = signal.SIGWINCH
-        si_pid = 0
-    info = Info()
-    out["on_signal_us"] = per_call(lambda: sup._on_signal(info), 5000)
+    out["on_signal_us"] = per_call(lambda: sup._on_signal(signal.SIGWINCH, 0, 0), 5000)
     out["kill_group_us"] = per_call(lambda: os.kill(-pid, signal.SIGWINCH), 5000)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
@@ -336,7 +332,7 @@ REAPING = r"""
 import json, os, subprocess, sys, time
 sys.path.insert(0, SITE)
 import pyinit.main
-from pyinit.cli import parse_args
+from pyinit.personalities.pyinit import PERSONALITY, parse_args
 from pyinit.log import Log
 from pyinit.spawn import Child
 from pyinit.supervisor import Supervisor
@@ -364,7 +360,7 @@ def bare_loop():
 # A live main child, as under pyinit: the loop ends on "none ready", not on ECHILD.
 keeper = os.posix_spawn("/bin/sleep", ["sleep", "600"], {}, setpgroup=0)
 config = parse_args(["--", "sleep", "600"], {})
-sup = Supervisor(config, Log(config.verbosity, config.log_format, config.flavor),
+sup = Supervisor(config, Log(config.verbosity, config.log_format, PERSONALITY.render),
                  Child(keeper, keeper, []), took_terminal=False)
 
 def supervisor_reap():

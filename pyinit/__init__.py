@@ -1,4 +1,18 @@
-"""pyinit: a PID-1 init supervisor for containers, in pure Python (standard library only)."""
+"""pyinit: a PID-1 init supervisor for containers, in pure Python (standard library only).
+
+Layers (a module imports only from its own layer or the layers below; tests/test_layers.py
+checks it, and that there is no import cycle):
+
+    entry        main, __main__, launcher (main also starts `pyinit probe`)
+    run          startup (Config -> the running program), supervisor (the loop)
+    command      personalities/ (pyinit, tini, dumb-init, gosu, su-exec: command lines,
+                 messages, failure codes, user rules)
+    mechanisms   spawn (fork, child setup, exec), users (accounts, credentials), terminal
+    bottom       config, errors, log, signals, options, cparse, procfs, linux
+
+The loop never imports parsing or start-up; the probe and the pytest plugin (probe/,
+pytest_plugin) drive pyinit from outside, as a process, and use the bottom layer only.
+"""
 
 __version__ = "0.1.0"
 

@@ -1,8 +1,9 @@
-"""The processes pyinit owns, read from /proc, and a way to signal them without pid-reuse races.
+"""The one reader of /proc, and a way to signal a process without pid-reuse races.
 
-"Owned" means every process pyinit would adopt: all of the PID namespace when pyinit is its
-PID 1, the descendants of pyinit otherwise (as a subreaper, orphans below it come back to it).
-Leaf module: no knowledge of the loop.
+Used by the supervisor (the processes pyinit owns, at the end of a run), the probe and the
+pytest plugin (the tree below pyinit), the tests and the benchmark.  Stdlib only.  The kernel
+may lack /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN), so a tree is built from one scan of
+every /proc/PID/stat.  Leaf module: no knowledge of the loop.
 """
 
 from __future__ import annotations
@@ -11,20 +12,131 @@ import os
 
 from .signals import signal  # the C module: see signals.py
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
-def _read_stat(pid: int | str) -> tuple[int, int, str] | None:
-    """(ppid, starttime, state) of a process, or None if it is gone."""
+
+class Proc:
+    """One process as /proc showed it at one moment.  pid and starttime name it for good."""
+
+    __slots__ = ("comm", "pgid", "pid", "ppid", "starttime", "state")
+
+    def __init__(self, pid: int, ppid: int, pgid: int, state: str, starttime: int, comm: str = "") -> None:
+        self.pid = pid
+        self.comm = comm  # the executable's name (15 bytes at most): changes at exec
+        self.ppid = ppid
+        self.pgid = pgid
+        self.state = state  # one letter: R, S, D, T (stopped), Z (zombie), ...
+        self.starttime = starttime  # clock ticks after boot
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.pid, self.starttime)
+
+    @property
+    def zombie(self) -> bool:
+        return self.state == "Z"
+
+    def __repr__(self) -> str:
+        return "Proc(pid=%d, ppid=%d, pgid=%d, state=%s)" % (self.pid, self.ppid, self.pgid, self.state)
+
+
+def read(pid: int | str) -> Proc | None:
+    """One process, or None if it is gone (or /proc/PID/stat cannot be parsed)."""
     try:
         with open("/proc/%s/stat" % pid, "rb") as f:
             data = f.read()
     except OSError:
         return None
     # comm (field 2) may hold spaces and parentheses: the fields resume after the last ')'.
-    fields = data[data.rfind(b")") + 2 :].split()
+    close = data.rfind(b")")
+    fields = data[close + 2 :].split()
+    comm = data[data.find(b"(") + 1 : close].decode("utf-8", "replace")
     try:
-        return int(fields[1]), int(fields[19]), fields[0].decode()
+        return Proc(int(pid), int(fields[1]), int(fields[2]), fields[0].decode(), int(fields[19]), comm)
     except (IndexError, ValueError):
         return None
+
+
+def scan() -> dict[int, Proc]:
+    """Every process this /proc shows."""
+    table: dict[int, Proc] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return table
+    for name in names:
+        if name.isdigit():
+            proc = read(name)
+            if proc is not None:
+                table[proc.pid] = proc
+    return table
+
+
+def descendants(root: int, table: dict[int, Proc] | None = None) -> list[Proc]:
+    """Every process below root (not root itself), parents before their children."""
+    if table is None:
+        table = scan()
+    children: dict[int, list[Proc]] = {}
+    for proc in table.values():
+        children.setdefault(proc.ppid, []).append(proc)
+    found: list[Proc] = []
+    queue = list(children.get(root, ()))
+    while queue:
+        proc = queue.pop(0)
+        found.append(proc)
+        queue.extend(children.get(proc.pid, ()))
+    return found
+
+
+def children(pid: int, table: dict[int, Proc] | None = None) -> list[Proc]:
+    table = scan() if table is None else table
+    return [proc for proc in table.values() if proc.ppid == pid]
+
+
+def alive(procs: Iterable[Proc]) -> list[Proc]:
+    """Those that are still the same process and not yet a zombie."""
+    result = []
+    for proc in procs:
+        now = read(proc.pid)
+        if now is not None and now.starttime == proc.starttime and not now.zombie:
+            result.append(now)
+    return result
+
+
+def inner_pid(pid: int) -> int | None:
+    """The pid the process has in its own (innermost) PID namespace: the last NSpid field.
+
+    pyinit's log speaks of pids as pyinit sees them; this is how they are matched to ours.
+    """
+    try:
+        with open("/proc/%d/status" % pid, "rb") as f:
+            for line in f:
+                if line.startswith(b"NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid  # a kernel without NSpid (< 4.1) has no nested view to translate
+
+
+def command(pid: int) -> str:
+    """The command line, space-joined; [comm] for a kernel thread or an exited process."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            raw = f.read()
+    except OSError:
+        raw = b""
+    if raw:
+        return " ".join(part.decode("utf-8", "replace") for part in raw.rstrip(b"\0").split(b"\0"))
+    try:
+        with open("/proc/%d/comm" % pid, "rb") as f:
+            return "[%s]" % f.read().strip().decode("utf-8", "replace")
+    except OSError:
+        return "?"
+
+
+# --- the processes pyinit owns ------------------------------------------------------------------
 
 
 def proc_matches_us() -> bool:
@@ -35,59 +147,40 @@ def proc_matches_us() -> bool:
         return False
 
 
-def owned_processes() -> list[tuple[int, int]] | None:
-    """Live (not zombie) processes pyinit owns, as (pid, start time), or None when /proc cannot tell.
+def owned() -> list[Proc] | None:
+    """Live (not zombie) processes pyinit owns, or None when /proc cannot tell.
 
-    The start time (clock ticks since boot) and the pid together name one process for good.
+    "Owned" means every process pyinit would adopt: all of the PID namespace when pyinit is its
+    PID 1, the descendants of pyinit otherwise (as a subreaper, orphans below it come back).
     """
     if not proc_matches_us():
         return None
     me = os.getpid()
-    table: dict[int, tuple[int, int, str]] = {}
-    try:
-        names = os.listdir("/proc")
-    except OSError:
+    table = scan()
+    if not table:
         return None
-    for name in names:
-        if name.isdigit():
-            stat = _read_stat(name)
-            if stat is not None:
-                table[int(name)] = stat
-    if me == 1:
-        return [(pid, st[1]) for pid, st in table.items() if pid != 1 and st[2] != "Z"]
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    found: list[tuple[int, int]] = []
-    stack = list(children.get(me, ()))
-    while stack:
-        pid = stack.pop()
-        ppid, starttime, state = table[pid]
-        if state != "Z":
-            found.append((pid, starttime))
-        stack.extend(children.get(pid, ()))
-    return found
+    found = [proc for pid, proc in table.items() if pid != 1] if me == 1 else descendants(me, table)
+    return [proc for proc in found if not proc.zombie]
 
 
-def send(process: tuple[int, int], signo: int) -> bool:
+def send(proc: Proc, signo: int) -> bool:
     """Signal one process only if it is still the one that was listed; True if sent.
 
     A pidfd pins the process, and the start time read after opening it proves the pid was not
     reused by a newcomer since the listing.
     """
-    pid, starttime = process
     try:
-        pidfd = os.pidfd_open(pid)
+        pidfd = os.pidfd_open(proc.pid)
     except OSError:
         pidfd = -1  # gone (ESRCH), or a kernel without pidfds: check and kill below
     try:
-        stat = _read_stat(pid)
-        if stat is None or stat[1] != starttime:
+        now = read(proc.pid)
+        if now is None or now.starttime != proc.starttime:
             return False
         if pidfd >= 0:
             signal.pidfd_send_signal(pidfd, signo)
         else:
-            os.kill(pid, signo)
+            os.kill(proc.pid, signo)
         return True
     except OSError:
         return False

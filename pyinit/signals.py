@@ -29,6 +29,9 @@ UNCATCHABLE: frozenset[int] = frozenset({signal.SIGKILL, signal.SIGSTOP})
 #: are requests to forward (dumb-init forwards them; tini drops them).
 HANDLED: frozenset[int] = VALID - UNCATCHABLE
 
+#: What pyinit can receive and pass on: SIGCHLD is pyinit's own business (reaping).
+FORWARDABLE: frozenset[int] = HANDLED - {signal.SIGCHLD}
+
 #: Job-control stop signals a terminal or a shell sends.
 TTY_STOPS: frozenset[int] = frozenset({signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 

@@ -14,37 +14,19 @@ from __future__ import annotations
 import errno as errno_codes
 import os
 
+from .errors import StartError
 from .signals import signal  # the C module: see signals.py
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .privileges import Credentials
+    from .users import Credentials
 
 # Exec errors that mean "try the next PATH entry", as execvp(3) does.
 _TRY_NEXT = frozenset(
     {errno_codes.ENOENT, errno_codes.ENOTDIR, errno_codes.ESTALE, errno_codes.ENODEV, errno_codes.ETIMEDOUT}
 )
-_NOT_FOUND = frozenset({errno_codes.ENOENT, errno_codes.ENOTDIR})
-
-
-class SetupError(Exception):
-    """A child-side step failed: which step, and the errno."""
-
-    def __init__(self, step: str, errno: int, detail: str = "") -> None:
-        super().__init__(step, errno, detail)
-        self.step = step
-        self.errno = errno
-        self.detail = detail
-
-    @property
-    def reason(self) -> str:
-        return self.detail or os.strerror(self.errno)
-
-    @property
-    def not_found(self) -> bool:
-        return self.step == "exec" and self.errno in _NOT_FOUND
 
 
 class Plan:
@@ -77,7 +59,7 @@ class Plan:
         reset_ignored: bool = False,
         credentials: Credentials | None = None,
         sh_fallback: bool = True,
-        lookup: Callable[[str, dict[str, str]], str] | None = None,
+        lookup: Callable[[str, dict[str, str]], str | None] | None = None,
     ) -> None:
         self.argv = argv
         self.env = env
@@ -88,7 +70,7 @@ class Plan:
         self.reset_ignored = reset_ignored  # exec mode: see _reset_ignored_dispositions
         self.credentials = credentials
         self.sh_fallback = sh_fallback
-        self.lookup = lookup  # a command line's own PATH search (gosu); raises SetupError
+        self.lookup = lookup  # a personality's own PATH search (gosu); raises StartError
         self.parent_pid = os.getpid()
         self.cwd_fd = -1  # set by spawn(): the caller's working directory, for the child
 
@@ -104,29 +86,9 @@ class Child:
         self.notes = notes
 
 
-class ExecFailed(Exception):
-    """The child could not be set up or exec'd; it has been reaped."""
-
-    def __init__(self, error: SetupError, pid: int) -> None:
-        super().__init__(error)
-        self.error = error
-        self.pid = pid
-
-
-def terminal_is_ours() -> bool:
-    """stdin is our controlling terminal and our process group is in its foreground.
-
-    Only then may the terminal be handed to the child: a pyinit started in the background
-    (`pyinit cmd &`) must not steal the foreground from the shell.
-    """
-    try:
-        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
-    except OSError:
-        return False
-
-
 def spawn(plan: Plan) -> Child:
-    """Fork and exec plan.argv; return once the exec happened (or raise ExecFailed).
+    """Fork and exec plan.argv; return once the exec happened, or raise StartError (the child
+    that failed has been reaped).
 
     The caller must have blocked every signal it handles *before* calling: a child that exits
     at once then leaves a pending SIGCHLD instead of a lost one (dumb-init #102), and signals
@@ -135,19 +97,22 @@ def spawn(plan: Plan) -> Child:
     # PID 1 lives as long as the container: it must not keep a directory (a mount point) busy.
     # Move to / before the fork, so there is no moment at which the program could see pyinit
     # still in the old directory; the child goes back to it through an O_PATH handle.
-    read_end, write_end = os.pipe()  # both close-on-exec: the exec itself closes write_end
+    try:
+        read_end, write_end = os.pipe()  # both close-on-exec: the exec itself closes write_end
+    except OSError as exc:  # EMFILE
+        raise StartError("fork", exc.errno or 0) from None
     # After the pipe, which is essential: with very few descriptors left pyinit stays put.
     plan.cwd_fd = _leave_working_directory()
     try:
         pid = os.fork()
-    except OSError:
+    except OSError as exc:  # EAGAIN: a pids limit
         _close_quietly(read_end, write_end, plan.cwd_fd)
-        raise
+        raise StartError("fork", exc.errno or 0) from None
     if pid == 0:  # child: never return into the parent's code, whatever happens
         try:
             os.close(read_end)
             _setup_and_exec(plan, lambda record: _send(write_end, record))
-        except SetupError as exc:
+        except StartError as exc:
             _send(write_end, "F %s %d %s" % (exc.step, exc.errno, exc.detail))
         except BaseException as exc:
             detail = ("%s: %s" % (type(exc).__name__, exc)).replace("\n", " ")
@@ -174,7 +139,7 @@ def spawn(plan: Plan) -> Child:
             step, _, rest = rest.partition(" ")
             number, _, detail = rest.partition(" ")
             os.waitpid(pid, 0)  # reap it here: the exec failed, nothing else will
-            raise ExecFailed(SetupError(step, int(number), detail), pid)
+            raise StartError(step, int(number), detail)
     pgid = pid if plan.session in ("pgroup", "setsid") else os.getpgrp()
     return Child(pid, pgid, notes)
 
@@ -203,7 +168,7 @@ def _close_quietly(*fds: int) -> None:
 
 
 def exec_in_place(plan: Plan, note: Callable[[str], None] | None = None) -> None:
-    """Exec mode: the same setup, without a fork; raises SetupError when it fails."""
+    """Exec mode: the same setup, without a fork; raises StartError when it fails."""
     _setup_and_exec(plan, note or (lambda record: None))
 
 
@@ -249,19 +214,19 @@ def _setup_and_exec(plan: Plan, report: Callable[[str], None]) -> None:
         try:
             os.fchdir(plan.cwd_fd)
         except OSError as exc:
-            raise SetupError("fchdir", exc.errno) from None
+            raise StartError("fchdir", exc.errno) from None
     # 1. Process group or session first: the terminal steps below act on it, and the parent
     #    forwards signals to this group from the moment spawn() returns.
     if plan.session == "pgroup":
         try:
             os.setpgid(0, 0)
         except OSError as exc:
-            raise SetupError("setpgid", exc.errno) from None
+            raise StartError("setpgid", exc.errno) from None
     elif plan.session == "setsid":
         try:
             os.setsid()
         except OSError as exc:
-            raise SetupError("setsid", exc.errno) from None
+            raise StartError("setsid", exc.errno) from None
 
     # 2. Terminal.  SIGTTOU is still blocked here, so tcsetpgrp from a background group cannot
     #    stop us; doing it in the child (not the parent) avoids racing the program's own
@@ -315,17 +280,17 @@ def _setup_and_exec(plan: Plan, report: Callable[[str], None]) -> None:
 
     # 7. Exec.  Nothing after this runs on success.  A command line with its own search rules
     #    (gosu: Go's LookPath) searches here, after the switch, with the target's permissions.
-    if plan.lookup is not None:
-        path = plan.lookup(plan.argv[0], env)
+    path = plan.lookup(plan.argv[0], env) if plan.lookup is not None else None
+    if path is not None:
         try:
             os.execve(path, plan.argv, env)
         except OSError as exc:
-            raise SetupError("exec", exc.errno) from None
+            raise StartError("exec", exc.errno) from None
     execvpe(plan.argv, env, sh_fallback=plan.sh_fallback)
 
 
 def execvpe(argv: list[str], env: dict[str, str], *, sh_fallback: bool = True) -> None:
-    """execvp(3) semantics with an explicit environment; raises SetupError("exec", errno).
+    """execvp(3) semantics with an explicit environment; raises StartError("exec", errno).
 
     PATH search as glibc does it: names containing '/' are not searched; EACCES from one entry
     is remembered while the search goes on; a file that is not a binary and has no #! line is
@@ -333,7 +298,7 @@ def execvpe(argv: list[str], env: dict[str, str], *, sh_fallback: bool = True) -
     """
     file = argv[0] if argv else ""
     if not file:
-        raise SetupError("exec", errno_codes.ENOENT)
+        raise StartError("exec", errno_codes.ENOENT)
     if "/" in file:
         candidates = [file]
     else:
@@ -348,11 +313,11 @@ def execvpe(argv: list[str], env: dict[str, str], *, sh_fallback: bool = True) -
                 try:
                     os.execve("/bin/sh", ["/bin/sh", path] + argv[1:], env)
                 except OSError as sh_exc:
-                    raise SetupError("exec", sh_exc.errno) from None
+                    raise StartError("exec", sh_exc.errno) from None
             if exc.errno == errno_codes.EACCES:
                 saw_eacces = True
                 continue
             if exc.errno in _TRY_NEXT and len(candidates) > 1:
                 continue
-            raise SetupError("exec", exc.errno) from None
-    raise SetupError("exec", errno_codes.EACCES if saw_eacces else errno_codes.ENOENT)
+            raise StartError("exec", exc.errno) from None
+    raise StartError("exec", errno_codes.EACCES if saw_eacces else errno_codes.ENOENT)

@@ -1,8 +1,9 @@
-"""The loop: wait for a signal, then forward, rewrite, delay, reap, stop or shut down.
+"""The loop: wait for a signal; forward it, or reap; stop the rest when it is time; exit.
 
 Every signal pyinit handles is blocked (main.py did it before the fork) and collected here with
 sigwaitinfo, so no Python signal handler ever runs and an idle pyinit makes no system call at
-all.  A deadline (grace period, delayed signal) is the only reason to wait with a timeout.
+all.  A deadline (grace period, delayed signal, batched reaping) is the only reason to wait
+with a timeout.  Shaped like tini's: one function forwards (`_forward`), one reaps (`_reap`).
 """
 
 from __future__ import annotations
@@ -10,18 +11,15 @@ from __future__ import annotations
 import os
 import time
 
-from .log import DEBUG, INFO, WARN, Log
-from .signals import (
-    HANDLED,
-    TTY_STOPS,
-    signal,  # the C module: see signals.py
-)
+from .log import DEBUG, INFO, WARN
+from .signals import HANDLED, TTY_STOPS, signal  # signal: the C module (see signals.py)
 from .signals import name as signame
-from .spawn import Child, terminal_is_ours
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .config import Config
+    from .log import Log
+    from .spawn import Child
 
 _WAIT_FLAGS = os.WNOHANG | os.WUNTRACED | os.WCONTINUED
 _SI_USER = 0  # siginfo.si_code of a signal sent with kill(2) (or raised by the kernel for a write)
@@ -33,8 +31,8 @@ _LAST_CALL = 2.0
 # After a wake-up that reaped orphans, SIGCHLD stays pending this long (other signals do not).
 # When thousands of orphans exit at once, an init woken for each exit preempts the herd every
 # time -- a cold Python wake-up costs ~100 us -- and the herd then takes seconds to die; waking
-# at most every half millisecond reaps them in batches of a few dozen.  The main program's exit
-# is reaped at most this much later, and only right after an orphan's.
+# at most every half millisecond reaps them in batches of a few dozen.  The program's exit is
+# reaped at most this much later, and only right after an orphan's.
 _ORPHAN_BATCH = 0.0005
 
 
@@ -59,7 +57,6 @@ class Supervisor:
         self.log = log
         self.main_pid = child.pid
         self.pgid = child.pgid
-        self.took_terminal = took_terminal
         self.own_pid = os.getpid()
         self.pid1 = self.own_pid == 1
         self.handled = set(HANDLED)
@@ -70,18 +67,19 @@ class Supervisor:
         self.route = {signo: config.rewrite(signo) for signo in HANDLED}  # 0: drop
         self.delays = {signo: seconds for signo, seconds in config.delays if seconds > 0}
         self.stop_signals = config.stop_signals
-        group = config.forward_to == "group" and config.session != "none"
+        self.has_group = config.session != "none"  # the program leads a process group of its own
+        group = config.forward_to == "group" and self.has_group
         self.dest = -child.pgid if group else child.pid  # where forwarded signals go
-        self.dest_text = "process group %d" % child.pgid if group else "pid %d" % child.pid
+        self.owns_terminal = took_terminal and config.session == "pgroup"
+        self.suspend_on_signal = config.suspend == "on-signal"
         self.debug = log.wants(DEBUG)
         self.log_orphans = log.wants(WARN if config.warn_on_reap else DEBUG)
-        self.main_code: int | None = None  # the main child's status, once reaped
-        self.main_stopped = False  # as last reported by SIGCHLD (may lag: see _program_stopped)
-        self.proc_is_ours: bool | None = None  # /proc shows our PID namespace (checked once)
+        self.main_code: int | None = None  # the program's status, once reaped
+        self.main_stopped = False  # as the last reaped state change said
         self.deadline: float | None = None  # end of the grace period, once one started
         self.escalated = False
         self.held: dict[int, float] = {}  # delayed signals: signo -> when to forward it
-        self.sigchld_deferred_until: float | None = None  # see _ORPHAN_BATCH
+        self.reap_after: float | None = None  # SIGCHLD waits until then (_ORPHAN_BATCH)
         self.last_call: float | None = None  # after escalation: exit by then whatever is left
         self.result: int | None = None  # pyinit's exit code, once it is time to exit
 
@@ -95,43 +93,39 @@ class Supervisor:
                 if info is None:
                     self._on_timer()
                 else:
-                    self._on_signal(info)
+                    self._on_signal(info.si_signo, info.si_pid, info.si_code)
                 errors = 0
             except Exception as exc:  # PID 1 must outlive its own bugs while the child lives
                 errors += 1
-                self.log.error("internal-error", "internal error, carrying on: %r" % (exc,))
+                self.log.error("internal-error", "internal error, carrying on: %(error)r", error=exc)
                 if errors >= _MAX_CONSECUTIVE_ERRORS:
                     return self._reap_only()
         return self.result
 
     def _wait(self) -> signal.struct_siginfo | None:
-        if self.sigchld_deferred_until is not None:
-            return self._wait_deferring_sigchld(self.sigchld_deferred_until)
-        if not self.held and self.deadline is None and self.last_call is None:
-            return signal.sigwaitinfo(self.handled)  # no timer: sleep until a signal, for ever
+        """The next signal, or None when the earliest deadline passed first."""
         due = self._next_deadline()
         if due is None:
-            return signal.sigwaitinfo(self.handled)
+            return signal.sigwaitinfo(self.handled)  # no timer: sleep until a signal, for ever
+        if self.reap_after is not None:
+            # Batching orphans: SIGCHLD stays pending until reap_after, other signals come now.
+            info = signal.sigtimedwait(self.handled_but_sigchld, max(0.0, due - time.monotonic()))
+            if info is None and time.monotonic() >= self.reap_after:
+                self.reap_after = None  # the next wait takes the pending SIGCHLD at once
+            return info
         return signal.sigtimedwait(self.handled, max(0.0, due - time.monotonic()))
 
-    def _wait_deferring_sigchld(self, until: float) -> signal.struct_siginfo | None:
-        """Wait for any signal but SIGCHLD until `until` (or an earlier deadline): see _reap."""
-        due = self._next_deadline()
-        timeout = until if due is None else min(until, due)
-        info = signal.sigtimedwait(self.handled_but_sigchld, max(0.0, timeout - time.monotonic()))
-        if info is None and time.monotonic() >= until:
-            self.sigchld_deferred_until = None  # the next wait takes the pending SIGCHLD at once
-        return info
-
     def _next_deadline(self) -> float | None:
+        if not self.held and self.deadline is None and self.last_call is None and self.reap_after is None:
+            return None  # the idle case, first: no list built
         candidates = list(self.held.values())
-        for due in (self.deadline, self.last_call):
+        for due in (self.deadline, self.last_call, self.reap_after):
             if due is not None:
                 candidates.append(due)
-        return min(candidates) if candidates else None
+        return min(candidates)
 
     def _reap_only(self) -> int:
-        """Last resort: no forwarding, just wait for the main child (and reap the rest)."""
+        """Last resort: no forwarding, just wait for the program (and reap the rest)."""
         while self.main_code is None:
             try:
                 pid, status = os.waitpid(-1, 0)
@@ -143,80 +137,76 @@ class Supervisor:
                 self.main_code = exit_code(status)
         return self.main_code
 
-    # --- signals ----------------------------------------------------------------------------
-
-    def _on_signal(self, info: signal.struct_siginfo) -> None:
-        signo = info.si_signo
-        if info.si_pid == self.own_pid and info.si_code == _SI_USER:
+    def _on_signal(self, signo: int, sender: int, code: int) -> None:
+        if sender == self.own_pid and code == _SI_USER:
             # pyinit's own doing: a SIGPIPE or SIGXFSZ raised by a write of pyinit's (a log
             # line to a closed pipe).  Forwarding or even logging it would write again and
             # raise it again, forever.  pyinit never signals itself otherwise.
             return
         if self.debug:
-            self.log.debug(
-                "signal",
-                "received %s from pid %d" % (signame(signo), info.si_pid),
-                signo=signo,
-                signal=signame(signo),
-                sender=info.si_pid,
-                description=signal.strsignal(signo) or str(signo),
-            )
+            self.log.debug("signal", "received %(signal)s from pid %(sender)d", signo=signo, sender=sender)
         if signo == signal.SIGCHLD:
-            self._reap()
+            if self.reap_after is None:
+                self._reap()
             return
-        self._on_forwardable(signo)
         # sigwaitinfo hands out the lowest-numbered pending signal first: a storm of HUP, INT,
-        # TERM ... must not starve SIGCHLD (17), or zombies would pile up until it ends.
-        if signal.SIGCHLD in signal.sigpending():
+        # TERM ... must not starve SIGCHLD (17), or zombies would pile up until it ends.  Taken
+        # first, it also tells whether the program is still there, and stopped, before the
+        # signal goes to it.
+        if self.reap_after is None and signal.SIGCHLD in signal.sigpending():
+            signal.sigtimedwait((signal.SIGCHLD,), 0)
             self._reap()
+            if self.result is not None:
+                return
+        self._forward(signo)
 
-    def _on_forwardable(self, signo: int) -> None:
+    # --- forwarding ---------------------------------------------------------------------------
+
+    def _forward(self, signo: int, released: bool = False) -> None:
+        """Hold (--delay), rewrite and pass on one received signal, then act on what it means.
+
+        released: a held signal whose time has come (or that was let go): not held again.
+        """
+        if (self.held or self.delays) and not released and self._hold(signo):
+            return
+        target = self.route[signo]
+        if target != signo and self.debug:
+            self.log.debug("rewritten", "rewriting %(signal)s to %(to_signal)s", signo=signo, to=target)
+        if target == 0:
+            if self.debug:
+                self.log.debug("dropped", "not forwarding %(signal)s (rewritten to none)", signo=signo)
+        else:
+            if target == signal.SIGCONT and self.owns_terminal and self.main_code is None:
+                from .terminal import give_back  # after `fg` resumed pyinit
+
+                give_back(self.pgid)
+            self._send(target)
+            if target in self.stop_signals:
+                self._start_grace()
+        if self.suspend_on_signal and signo in TTY_STOPS:
+            self._suspend_self()
+
+    def _hold(self, signo: int) -> bool:
+        """--delay: whether signo is held back for now (a second copy, or SIGINT, releases)."""
         if signo in self.held:  # a second copy of a held signal: no more waiting
             del self.held[signo]
-            self._forward_received(signo)
-            return
+            return False
         if signo == signal.SIGINT and self.held:  # an impatient operator: release everything
             for held in list(self.held):
                 del self.held[held]
-                self._forward_received(held)
+                self._forward(held, released=True)
         delay = self.delays.get(signo)
-        if delay is not None and self.main_code is None:
-            self.held[signo] = time.monotonic() + delay
-            self.log.info(
-                "delayed",
-                "holding %s for %gs before forwarding it" % (signame(signo), delay),
-                signo=signo,
-                signal=signame(signo),
-                seconds=delay,
-            )
-            return
-        self._forward_received(signo)
+        if delay is None or self.main_code is not None:
+            return False
+        self.held[signo] = time.monotonic() + delay
+        self.log.info(
+            "delayed", "holding %(signal)s for %(seconds)gs before forwarding it", signo=signo, seconds=delay
+        )
+        return True
 
-    def _forward_received(self, signo: int) -> None:
-        """Rewrite, forward, and act on what forwarding it means (grace, suspension)."""
-        target = self.route[signo]
-        if target != signo and self.debug:
-            self.log.debug(
-                "rewritten",
-                "rewriting %s to %s" % (signame(signo), signame(target) if target else "nothing"),
-                signo=signo,
-                to=target,
-            )
-        if target == 0:
-            if self.debug:
-                self.log.debug(
-                    "dropped", "not forwarding %s (rewritten to none)" % signame(signo), signo=signo
-                )
-        else:
-            if target == signal.SIGCONT:
-                self._give_terminal_back()
-            self._forward(target)
-            if target in self.stop_signals:
-                self._start_grace()
-        if signo in TTY_STOPS and self.config.suspend == "on-signal":
-            self._suspend_self()
-
-    def _forward(self, signo: int) -> None:
+    def _send(self, signo: int) -> None:
+        """Deliver signo: to the program's group (or the program) while it lives, else to every
+        process pyinit owns."""
         if self.main_code is not None:
             self._signal_owned(signo)
             return
@@ -224,24 +214,19 @@ class Supervisor:
         try:
             os.kill(dest, signo)
         except OSError as exc:
-            level = DEBUG if isinstance(exc, ProcessLookupError) else WARN
             self.log.emit(
-                level,
+                WARN,
                 "forward-failed",
-                "could not forward %s to %s: %s" % (signame(signo), self.dest_text, exc.strerror),
+                "could not forward %(signal)s to %(target)d: %(reason)s",
                 signo=signo,
+                target=dest,
+                reason=exc.strerror,
                 errno=exc.errno,
             )
             return
         if self.debug:
-            self.log.debug(
-                "forwarded",
-                "forwarded %s to %s" % (signame(signo), self.dest_text),
-                signo=signo,
-                signal=signame(signo),
-                target=dest,
-            )
-        if signo in self.stop_signals and self._program_stopped():
+            self.log.debug("forwarded", "forwarded %(signal)s to %(target)d", signo=signo, target=dest)
+        if self.main_stopped and signo in self.stop_signals:
             # A stopped process does not act on a stop signal until it runs again (the kernel
             # wakes it for SIGKILL and SIGCONT only): docker stop must not wait for the grace
             # period because someone pressed Ctrl-Z.
@@ -254,9 +239,9 @@ class Supervisor:
         """Signal every live process pyinit owns; return how many were signalled."""
         from . import procfs  # only at the end of a run: not on the start-up path
 
-        processes = procfs.owned_processes()
-        if processes is None:  # no usable /proc: the main child's group is the best guess
-            if self.config.session == "none":
+        processes = procfs.owned()
+        if processes is None:  # no usable /proc: the program's group is the best guess
+            if not self.has_group:
                 return 0
             try:
                 os.kill(-self.pgid, signo)
@@ -264,34 +249,6 @@ class Supervisor:
                 return 0
             return 1
         return sum(procfs.send(process, signo) for process in processes)
-
-    def _program_stopped(self) -> bool:
-        """The kernel's word on whether the program is stopped right now.
-
-        The SIGCHLD that reports a stop may still be waiting in the queue, so main_stopped can
-        lag behind; /proc cannot (the pid is ours until it is reaped).
-        """
-        if self.proc_is_ours is None:
-            from .procfs import proc_matches_us
-
-            self.proc_is_ours = proc_matches_us()
-        if not self.proc_is_ours:  # a /proc of another PID namespace names other processes
-            return self.main_stopped
-        try:
-            with open("/proc/%d/stat" % self.main_pid, "rb") as f:
-                stat = f.read()
-        except OSError:
-            return self.main_stopped
-        return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"T"
-
-    def _give_terminal_back(self) -> None:
-        """After `fg` resumed pyinit, the program's group gets the terminal again."""
-        ours = self.took_terminal and self.config.session == "pgroup" and self.main_code is None
-        if ours and terminal_is_ours():
-            try:
-                os.tcsetpgrp(0, self.pgid)
-            except OSError:
-                pass
 
     # --- job control --------------------------------------------------------------------------
 
@@ -313,21 +270,14 @@ class Supervisor:
         self.log.info("suspending", "stopping pyinit too, so the parent shell sees the job stopped")
         os.kill(os.getpid(), signal.SIGSTOP)  # returns once a SIGCONT resumed us
 
-    def _on_main_stopped(self, stopsig: int) -> None:
-        self.main_stopped = True
-        self.log.info(
-            "child-stopped",
-            "the program was stopped by %s" % signame(stopsig),
-            pid=self.main_pid,
-            signo=stopsig,
-        )
-        if self.config.suspend == "with-child" and self._may_suspend():
-            self._suspend_self()
-
-    # --- reaping and the end ------------------------------------------------------------------
+    # --- reaping --------------------------------------------------------------------------------
 
     def _reap(self) -> None:
-        """Collect every child that changed state: one SIGCHLD may stand for many."""
+        """Collect every child that changed state: one SIGCHLD may stand for many.
+
+        After a round that reaped orphans, the next SIGCHLD waits until reap_after: more may be
+        on their way, and are taken in a batch (_ORPHAN_BATCH).
+        """
         orphans = False
         while self.result is None:
             try:
@@ -337,46 +287,56 @@ class Supervisor:
                     self._finish()
                 return
             if pid == 0:
-                if orphans:  # more may be on their way: take them in a batch (_ORPHAN_BATCH)
-                    self.sigchld_deferred_until = time.monotonic() + _ORPHAN_BATCH
+                if orphans:
+                    self.reap_after = time.monotonic() + _ORPHAN_BATCH
                 return
-            is_main = pid == self.main_pid and self.main_code is None
-            if not is_main:
+            if pid != self.main_pid or self.main_code is not None:
                 orphans = True
-                if not self.log_orphans:
-                    continue  # an orphan reaped, and nobody wants to hear of it: the fast path
+                if self.log_orphans and (os.WIFEXITED(status) or os.WIFSIGNALED(status)):
+                    self._log_reaped(pid, status, False)
+                continue
             if os.WIFSTOPPED(status):
-                if is_main:
-                    self._on_main_stopped(os.WSTOPSIG(status))
-                continue
-            if os.WIFCONTINUED(status):
-                if is_main:
-                    self.main_stopped = False
-                continue
-            code = exit_code(status)
-            self._log_reaped(pid, status, code, is_main)
-            if is_main:
-                self.main_code = code
+                self.main_stopped = True
+                self._on_main_stopped(os.WSTOPSIG(status))
+            elif os.WIFCONTINUED(status):
+                self.main_stopped = False
+            else:
+                self._log_reaped(pid, status, True)
+                self.main_code = exit_code(status)
                 self._on_main_exit()
 
-    def _log_reaped(self, pid: int, status: int, code: int, is_main: bool) -> None:
+    def _log_reaped(self, pid: int, status: int, is_main: bool) -> None:
         warn = self.config.warn_on_reap and not is_main
         level = INFO if is_main else WARN if warn else DEBUG
         if not self.log.wants(level):
             return
-        fields: dict[str, object] = {"pid": pid, "main": is_main, "code": code, "warn_on_reap": warn}
+        fields: dict[str, object] = {
+            "pid": pid,
+            "main": is_main,
+            "code": exit_code(status),
+            "warn_on_reap": warn,
+        }
         if os.WIFSIGNALED(status):
-            signo = os.WTERMSIG(status)
-            fields.update(signal=signo, description=signal.strsignal(signo) or str(signo))
-            how = "killed by %s" % signame(signo)
+            fields["signal"] = os.WTERMSIG(status)
+            fields["signame"] = signame(os.WTERMSIG(status))
+            how = "killed by %(signame)s"
         else:
-            how = "exited with status %d" % code
-        who = "the program (pid %d)" % pid if is_main else "reaped zombie process %d" % pid
-        self.log.emit(level, "reaped", "%s %s" % (who, how), **fields)
+            how = "exited with status %(code)d"
+        who = "the program (pid %(pid)d) " if is_main else "reaped zombie process %(pid)d "
+        self.log.emit(level, "reaped", who + how, **fields)
+
+    def _on_main_stopped(self, stopsig: int) -> None:
+        self.log.info(
+            "child-stopped", "the program was stopped by %(signal)s", pid=self.main_pid, signo=stopsig
+        )
+        if self.config.suspend == "with-child" and self._may_suspend():
+            self._suspend_self()
+
+    # --- the end --------------------------------------------------------------------------------
 
     def _on_main_exit(self) -> None:
-        mode = self.config.on_main_exit
-        if mode == "exit":
+        mode = self.config.leftovers
+        if mode == "leave":
             if self.config.exit_signal:
                 self._send_exit_signal(self.config.exit_signal)
             self._finish()
@@ -384,7 +344,7 @@ class Supervisor:
             if not _children_remain():
                 self._finish()  # the common case: nothing left, no /proc scan, no grace period
                 return
-            target = self.config.rewrite(signal.SIGTERM)
+            target = self.route[signal.SIGTERM]
             count = self._signal_owned(target) if target else 0
             # The grace period runs whether or not anything could be signalled: leftovers that
             # /proc cannot show, or a TERM rewritten to none, still end in SIGKILL.  With
@@ -393,49 +353,51 @@ class Supervisor:
             if count:
                 self.log.info(
                     "stopping-others",
-                    "the program exited; sent %s to %d remaining process(es)" % (signame(target), count),
+                    "the program exited; sent %(signal)s to %(count)d remaining process(es)",
                     signo=target,
                     count=count,
                 )
         # "wait", and "stop" once the others are gone: _reap() finishes when no child is left.
 
     def _send_exit_signal(self, signo: int) -> None:
-        """dumb-init: when the main child exits, signal its group (rewritten), then exit."""
-        target = self.config.rewrite(signo)
+        """dumb-init: when the program exits, signal its group (rewritten), then exit."""
+        target = self.route.get(signo, signo)
         if target != signo:
-            self.log.debug(
-                "rewritten", "rewriting %s to %s" % (signame(signo), target), signo=signo, to=target
-            )
+            self.log.debug("rewritten", "rewriting %(signal)s to %(to_signal)s", signo=signo, to=target)
         if target == 0:
-            self.log.debug("dropped", "not sending %s (rewritten to none)" % signame(signo), signo=signo)
+            self.log.debug("dropped", "not sending %(signal)s (rewritten to none)", signo=signo)
             return
-        if self.config.forward_to == "group" and self.config.session != "none":
+        if self.config.forward_to == "group" and self.has_group:
             # The group outlives its reaped leader while members remain; their pids pin the id.
             try:
                 os.kill(-self.pgid, target)
             except OSError:
                 pass
-        self.log.debug("forwarded", "sent %s to the program's group" % signame(target), signo=target)
+        self.log.debug("forwarded", "sent %(signal)s to the program's group", signo=target)
 
     def _start_grace(self) -> None:
         grace = self.config.grace
         if grace is None or self.deadline is not None or self.escalated:
             return
         self.deadline = time.monotonic() + grace
-        self.log.debug("grace", "grace period of %gs started" % grace, seconds=grace, deadline=self.deadline)
+        self.log.debug("grace", "grace period of %(seconds)gs started", seconds=grace, deadline=self.deadline)
 
     def _on_timer(self) -> None:
         now = time.monotonic()
         for signo, due in list(self.held.items()):
             if due <= now:
                 del self.held[signo]
-                self._forward_received(signo)
+                self._forward(signo, released=True)
         if self.deadline is not None and self.deadline <= now:
             overdue = now - self.deadline
             self.deadline = None
             self._escalate(overdue)
         elif self.last_call is not None and self.last_call <= now:
-            self.log.warn("unreaped", "processes survived SIGKILL for %gs: exiting without them" % _LAST_CALL)
+            self.log.warn(
+                "unreaped",
+                "processes survived SIGKILL for %(seconds)gs: exiting without them",
+                seconds=_LAST_CALL,
+            )
             if self.main_code is None:
                 self.main_code = 128 + signal.SIGKILL  # it was SIGKILLed; the kernel will finish it
             self._finish()
@@ -447,9 +409,9 @@ class Supervisor:
         """
         self.escalated = True
         if self.main_code is None:
-            # The main child is not reaped yet, so neither its pid nor its group id can have
-            # been reused: one kill reaches the whole group at once.
-            for dest in ((-self.pgid,) if self.config.session != "none" else ()) + (self.main_pid,):
+            # The program is not reaped yet, so neither its pid nor its group id can have been
+            # reused: one kill reaches the whole group at once.
+            for dest in ((-self.pgid,) if self.has_group else ()) + (self.main_pid,):
                 try:
                     os.kill(dest, signal.SIGKILL)
                 except OSError:
@@ -458,8 +420,8 @@ class Supervisor:
         self.last_call = time.monotonic() + _LAST_CALL
         self.log.warn(
             "escalation",
-            "grace period of %gs is over: sent SIGKILL to the program and %d other process(es)"
-            % (self.config.grace, count),
+            "grace period of %(seconds)gs is over:"
+            " sent SIGKILL to the program and %(count)d other process(es)",
             seconds=self.config.grace,
             count=count,
             overdue=round(overdue, 6),
@@ -468,5 +430,5 @@ class Supervisor:
     def _finish(self) -> None:
         code = self.main_code if self.main_code is not None else 1
         final = 0 if code in self.config.success_codes else code
-        self.log.info("exit", "exiting with status %d" % final, code=code, status=final)
+        self.log.info("exit", "exiting with status %(status)d", code=code, status=final)
         self.result = final

@@ -128,7 +128,7 @@ def nobody_python() -> str | None:
             continue
         # stat too: some file systems let nobody exec a file it cannot stat, which gosu's PATH
         # check (a stat) would then refuse
-        check = "import os, sys, pyinit.privileges; assert sys.version_info >= (3, 9); os.stat(%r)"
+        check = "import os, sys, pyinit.users; assert sys.version_info >= (3, 9); os.stat(%r)"
         check %= candidate
         try:
             result = subprocess.run(

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from pyinit import cli
-from pyinit.cli import ENVIRONMENT, parse_args
+from pyinit.personalities import pyinit as cli
+from pyinit.personalities.pyinit import ENVIRONMENT, parse_args
 from support import ROOT
 
 # option words, variable, value -- each pair must give the same Config

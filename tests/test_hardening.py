@@ -129,12 +129,12 @@ def test_a_sighup_storm_does_not_starve_reaping(start_init, figure):
 INJECTED_BUG = """
 import signal
 from pyinit import supervisor
-_real = supervisor.Supervisor._on_forwardable
-def _buggy(self, signo):
+_real = supervisor.Supervisor._forward
+def _buggy(self, signo, *args):
     if signo >= signal.SIGRTMIN:
         raise RuntimeError("injected bug for signal %d" % signo)
-    return _real(self, signo)
-supervisor.Supervisor._on_forwardable = _buggy
+    return _real(self, signo, *args)
+supervisor.Supervisor._forward = _buggy
 """
 
 
@@ -404,11 +404,11 @@ def test_a_stale_process_identity_is_never_signalled():
 
     proc = subprocess.Popen(["sleep", "30"])
     try:
-        with open("/proc/%d/stat" % proc.pid) as f:
-            starttime = int(f.read().rsplit(") ", 1)[1].split()[19])
-        assert not procfs.send((proc.pid, starttime + 1), signal.SIGKILL)  # a different process
+        listed = procfs.read(proc.pid)
+        stale = procfs.Proc(listed.pid, listed.ppid, listed.pgid, listed.state, listed.starttime + 1)
+        assert not procfs.send(stale, signal.SIGKILL)  # a different process
         assert proc.poll() is None
-        assert procfs.send((proc.pid, starttime), signal.SIGTERM)
+        assert procfs.send(listed, signal.SIGTERM)
         assert proc.wait(timeout=30) == -signal.SIGTERM
     finally:
         proc.kill()

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from privs import ALL_GIDS, PROBE, Fixture, Probe, needs_nobody_python, one_line, parse_status
-from pyinit.privileges import go_atoi, is_number, strtol
+from pyinit.cparse import strtol
+from pyinit.personalities.gosu import go_atoi
+from pyinit.personalities.pyinit import is_number
 from support import sigign, signal_mask
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]

@@ -7,8 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyinit.cli import ENVIRONMENT, Exit, parse_args
 from pyinit.config import Config
+from pyinit.errors import Exit, StartError
+from pyinit.personalities import load
+from pyinit.personalities.pyinit import ENVIRONMENT, parse_args
 from support import BASE_ENV, PYINIT
 
 WORDS = st.one_of(
@@ -127,9 +129,9 @@ def test_the_real_program_never_shows_a_traceback(argv, tmp_path_factory):
 
 # --- every other parser: the drop-in command lines, signal specs, user specs ---------------------
 
-from pyinit import privileges  # noqa: E402
-from pyinit.main import parse  # noqa: E402
+from pyinit.personalities import parse  # noqa: E402
 from pyinit.signals import SignalSpecError, parse_list, parse_rewrite  # noqa: E402
+from pyinit.users import Credentials  # noqa: E402
 
 COMPAT_WORDS = st.one_of(
     st.sampled_from(
@@ -234,11 +236,11 @@ USER_SPECS = st.one_of(
 )
 def test_user_specs_resolve_or_are_refused_in_one_line(spec, groups, flavor):
     config = Config(
-        command=("true",), user=spec, groups=None if groups is None else tuple(groups), flavor=flavor
+        command=("true",), user=spec, groups=None if groups is None else tuple(groups), personality=flavor
     )
     try:
-        credentials = privileges.resolve(config)
-    except privileges.PrivilegeError as exc:
-        assert str(exc) and "\n" not in str(exc)
+        credentials = load(flavor).credentials(config)
+    except StartError as exc:
+        assert exc.step == "refused" and exc.detail and "\n" not in exc.detail
         return
-    assert isinstance(credentials, privileges.Credentials)
+    assert isinstance(credentials, Credentials)

@@ -23,7 +23,12 @@ HEAVY = {
     "collections",
     "importlib.metadata",
     "pyinit.procfs",
-    "pyinit.compat",
+    "pyinit.personalities.tini",
+    "pyinit.personalities.dumb_init",
+    "pyinit.personalities.gosu",
+    "pyinit.personalities.su_exec",
+    "pyinit.users",
+    "pyinit.terminal",
     "pyinit.probe",
 }
 

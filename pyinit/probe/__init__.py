@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import signal
 
-from ..cli import EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_PYINIT_FAILED, Exit
+from ..errors import EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_PYINIT_FAILED, Exit
 from ..log import write_fd
 
 TYPE_CHECKING = False

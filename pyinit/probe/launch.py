@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from . import proctree
+from .. import procfs
 
 UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
 # fd 3 -> fd 2, then become the program (same pid, so pyinit's main child is the program).
@@ -72,7 +72,7 @@ class Launched:
         self.pid1 = pid1
         self.returncode: int | None = None
         self._init_pid: int | None = None if pid1 else popen.pid
-        self._program: proctree.Proc | None = None
+        self._program: procfs.Proc | None = None
 
     @property
     def mode(self) -> str:
@@ -81,7 +81,7 @@ class Launched:
     def find_init(self) -> int | None:
         """pyinit's pid as we see it (under unshare: unshare's child), once it exists."""
         if self._init_pid is None:
-            kids = proctree.children(self.pid)
+            kids = procfs.children(self.pid)
             if kids:
                 self._init_pid = kids[0].pid
         return self._init_pid
@@ -92,7 +92,7 @@ class Launched:
             init = self.find_init()
             if init is None:
                 return None
-            kids = proctree.children(init)
+            kids = procfs.children(init)
             if not kids:
                 return None
             self._program = min(kids, key=lambda proc: (proc.starttime, proc.pid))
@@ -126,7 +126,7 @@ class Launched:
             return False
         return True
 
-    def kill_tree(self, timeout: float = 10.0) -> list[proctree.Proc]:
+    def kill_tree(self, timeout: float = 10.0) -> list[procfs.Proc]:
         """SIGKILL pyinit and everything below it, and reap what we started.
 
         Returns the processes that were still alive after timeout seconds (normally none; a
@@ -148,7 +148,7 @@ class Launched:
             # As a subreaper pyinit adopts whatever we orphan, so kill below it first (while it
             # is there to adopt and reap), a few rounds for children forked meanwhile, then it.
             for _ in range(5):
-                below = [proc for proc in proctree.descendants(self.pid) if not proc.zombie]
+                below = [proc for proc in procfs.descendants(self.pid) if not proc.zombie]
                 if not below:
                     break
                 for proc in below:
@@ -158,17 +158,15 @@ class Launched:
                 os.kill(self.pid, signal.SIGKILL)
             except OSError:
                 pass
-        survivors: list[proctree.Proc] = []
+        survivors: list[procfs.Proc] = []
         if self.wait(timeout) is None:
             root = init if init is not None else self.pid
-            survivors = [proc for proc in proctree.descendants(root) if not proc.zombie]
+            survivors = [proc for proc in procfs.descendants(root) if not proc.zombie]
         return survivors
 
 
-def _kill(proc: proctree.Proc) -> None:
-    from ..procfs import send
-
-    send((proc.pid, proc.starttime), signal.SIGKILL)
+def _kill(proc: procfs.Proc) -> None:
+    procfs.send(proc, signal.SIGKILL)
 
 
 def spawn(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import signal
 
-from ..cli import Exit, usage_error
 from ..config import DEFAULT_GRACE
+from ..errors import Exit, usage_error
 from ..options import Opt, OptionError, scan
 from ..signals import UNCATCHABLE, SignalSpecError, parse
 

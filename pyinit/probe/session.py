@@ -16,8 +16,9 @@ import re
 import selectors
 import time
 
+from .. import procfs
 from ..log import write_fd
-from . import launch, proctree
+from . import launch
 from .options import ProbeOptions
 
 #: /proc sampling period while waiting for readiness, and once the signal was sent (when
@@ -51,14 +52,14 @@ class Seen:
         "zombie_until",
     )
 
-    def __init__(self, proc: proctree.Proc, now: float) -> None:
+    def __init__(self, proc: procfs.Proc, now: float) -> None:
         self.pid = proc.pid
         self.starttime = proc.starttime
         self.pgid = proc.pgid
         self.ppid = proc.ppid
-        self.inner = proctree.inner_pid(proc.pid)
+        self.inner = procfs.inner_pid(proc.pid)
         self.comm = proc.comm
-        self.command = proctree.command(proc.pid)
+        self.command = procfs.command(proc.pid)
         self.first_seen = now
         self.last_alive: float | None = None  # last sample showing it running (not a zombie)
         self.zombie_since: float | None = None  # first sample showing it a zombie...
@@ -282,7 +283,7 @@ class Session:
     def _kill(self, now: float) -> None:
         assert self.launched is not None
         survivors = self.launched.kill_tree(timeout=_DRAIN)
-        self.obs.survivors = [proctree.command(proc.pid) for proc in survivors]
+        self.obs.survivors = [procfs.command(proc.pid) for proc in survivors]
         if self.obs.pyinit_exit_at is None and not survivors:
             self.obs.status = self.launched.returncode
 
@@ -367,7 +368,7 @@ class Session:
             if obs.init_pid is None:
                 return
         present = set()
-        for proc in proctree.descendants(obs.init_pid):
+        for proc in procfs.descendants(obs.init_pid):
             seen = obs.seen.get(proc.key)
             if seen is None:
                 seen = obs.seen[proc.key] = Seen(proc, now)
@@ -376,7 +377,7 @@ class Session:
             seen.pgid = proc.pgid
             if proc.comm != seen.comm and not proc.zombie:  # it exec'd: a new command line
                 seen.comm = proc.comm
-                seen.command = proctree.command(proc.pid)
+                seen.command = procfs.command(proc.pid)
             if proc.zombie:
                 if seen.zombie_since is None:
                     seen.zombie_since = now

@@ -11,10 +11,19 @@ rewritten too.
 
 from __future__ import annotations
 
-from ..cli import Exit
+import os
+
 from ..config import Config
+from ..cparse import scan_int
+from ..errors import Exit, StartError
+from ..log import DEBUG, format_text
 from ..options import Opt, OptionError, scan
 from ..signals import signal  # the C module: see signals.py
+from . import Personality
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..log import Log
 
 VERSION = "1.2.5"
 MAXSIG = 31
@@ -57,26 +66,11 @@ _REWRITE_HELP = (
 )
 
 
-def _scan_int(text: str, index: int) -> tuple[int, int] | None:
-    """scanf's %d at text[index]: skip white space, a sign, digits -> (value, next index)."""
-    while index < len(text) and text[index] in " \t\n\r\f\v":
-        index += 1
-    start = index
-    if index < len(text) and text[index] in "+-":
-        index += 1
-    digits_start = index
-    while index < len(text) and "0" <= text[index] <= "9":
-        index += 1
-    if index == digits_start:
-        return None
-    return int(text[start:index]), index
-
-
 def _parse_rewrite(text: str) -> tuple[int, int]:
     """sscanf(text, "%d:%d") == 2 with 1 <= s <= 31 and 0 <= r <= 31; trailing text is ignored."""
-    first = _scan_int(text, 0)
+    first = scan_int(text, 0)
     if first is not None and text[first[1] : first[1] + 1] == ":":
-        second = _scan_int(text, first[1] + 1)
+        second = scan_int(text, first[1] + 1)
         if second is not None and 1 <= first[0] <= MAXSIG and 0 <= second[0] <= MAXSIG:
             return first[0], second[0]
     raise Exit(1, _REWRITE_HELP)
@@ -119,15 +113,90 @@ def parse(prog: str, argv: list[str], environ: dict[str, str]) -> Config:
         rewrites = [rule for rule in defaults if rule[0] not in rewritten] + rewrites
     return Config(
         command=tuple(operands),
-        flavor="dumb-init",
+        personality="dumb-init",
         session="setsid" if setsid else "none",
         forward_to="group" if setsid else "child",
         suspend="on-signal",
         rewrites=tuple(rewrites),
-        on_main_exit="exit",
+        leftovers="leave",
         exit_signal=signal.SIGTERM,
         grace=None,
         subreaper="auto",
         verbosity=3 if debug else 1,
         notes=tuple(notes),
     )
+
+
+# --- messages: "[dumb-init] text" on stderr in debug mode ---------------------------------------
+
+
+def _text(event: str, fields: dict) -> str | None:
+    if event == "spawned":
+        return "Child spawned with PID %d." % fields["pid"]
+    if event == "signal":
+        return "Received signal %d." % fields["signo"]
+    if event == "handoff-ignored":
+        return "Ignoring tty hand-off signal %d." % fields["signo"]
+    if event == "rewritten":
+        return "Translating signal %d to %d." % (fields["signo"], fields["to"])
+    if event == "forwarded":
+        return "Forwarded signal %d to children." % fields["signo"]
+    if event == "dropped":
+        # dumb-init 1.2.5 prints the translated number here, which is always 0
+        return "Not forwarding signal 0 to children (ignored)."
+    if event == "suspending":
+        return "Suspending self due to TTY signal."
+    if event == "reaped":
+        if "signal" in fields:
+            return "A child with PID %d was terminated by signal %d." % (fields["pid"], fields["signal"])
+        return "A child with PID %d exited with exit status %d." % (fields["pid"], fields["code"])
+    if event == "exit":
+        return "Child exited with status %d. Goodbye." % fields["code"]
+    if event == "tty-detach":
+        errno = fields.get("errno")
+        if errno:
+            return "Unable to detach from controlling tty (errno=%d %s)." % (errno, os.strerror(errno))
+        if fields.get("session_leader"):
+            return "Detached from controlling tty, ignoring the first SIGHUP and SIGCONT we receive."
+        return "Detached from controlling tty, but was not session leader."
+    if event == "tty-attach":
+        errno = fields["errno"]
+        return "Unable to attach to controlling tty (errno=%d %s)." % (errno, os.strerror(errno))
+    if event == "setsid":
+        return "setsid complete."
+    if event == "note":
+        return fields["dumb_init_text"]  # type: ignore[return-value]
+    return None
+
+
+class DumbInit(Personality):
+    name = "dumb-init"
+    failure = 1
+
+    def parse(self, prog: str, argv: list[str], environ: dict[str, str]) -> Config:
+        return parse(prog, argv, environ)
+
+    def render(self, log: Log, level: int, event: str, template: str, fields: dict) -> tuple[int, str] | None:
+        if event == "exec-failed":
+            # printed whatever the debug setting: "[dumb-init] cmd: strerror"
+            return 2, "[dumb-init] %s: %s\n" % (fields["command"][0], fields["reason"])
+        if event == "fatal":
+            return 2, format_text(template, fields) + "\n"
+        if log.verbosity < DEBUG:
+            return None
+        text = _text(event, fields)
+        return None if text is None else (2, "[dumb-init] " + text + "\n")
+
+    def start_failed(self, log: Log, config: Config, error: StartError) -> int:
+        if error.step == "fork":
+            log.error("fatal", "%(text)s", text="[dumb-init] Unable to fork. Exiting.")
+            return self.failure
+        if error.step in ("refused", "setup", "subreaper"):
+            log.error("fatal", "%(reason)s", reason=error.reason)
+            return self.failure
+        # Whatever step of the child failed, dumb-init's words: "[dumb-init] cmd: reason", 2.
+        log.error("exec-failed", "", command=list(config.command), reason=error.reason)
+        return 2
+
+
+PERSONALITY = DumbInit()

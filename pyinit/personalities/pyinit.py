@@ -1,4 +1,5 @@
-"""pyinit's own command line and PYINIT_* environment variables -> Config.
+"""pyinit's own personality: its command line and PYINIT_* variables, its `[pyinit]` messages,
+exit code 125 for its own failures, and its user rules (initgroups semantics).
 
 Environment variables give the defaults (so a Dockerfile can set them with ENV); options on the
 command line override them.  For the repeatable options (--rewrite, --delay, --success-code),
@@ -8,33 +9,29 @@ command-line rule for the same signal wins.
 
 from __future__ import annotations
 
-from . import __version__
-from .config import DEFAULT_GRACE, Config
-from .options import Opt, OptionError, scan
-from .signals import SignalSpecError, parse, parse_list, parse_rewrite
+import os
 
-#: Exit code of pyinit's own failures: bad usage, bad environment, unknown user, no fork, ...
-#: (the convention of env(1), timeout(1), chroot(1) and `docker run`).
-EXIT_PYINIT_FAILED = 125
-#: The command was found but could not be executed.
-EXIT_CANNOT_EXECUTE = 126
-#: The command was not found.
-EXIT_NOT_FOUND = 127
+from .. import __version__
+from ..config import DEFAULT_GRACE, MAX_VERBOSITY, Config
+from ..errors import (
+    EXIT_CANNOT_EXECUTE,
+    EXIT_NOT_FOUND,
+    EXIT_PYINIT_FAILED,
+    Exit,
+    StartError,
+    refused,
+    usage_error,
+)
+from ..log import ERROR, WARN, format_text
+from ..options import Opt, OptionError, scan
+from ..signals import FORWARDABLE, SignalSpecError, parse, parse_list, parse_rewrite
+from ..signals import name as signame
+from . import Personality
 
-
-class Exit(Exception):
-    """Leave now: print text (if any) to fd, exit with code.  For --help, --version, errors."""
-
-    def __init__(self, code: int, text: str = "", fd: int = 2) -> None:
-        super().__init__(code, text)
-        self.code = code
-        self.text = text
-        self.fd = fd
-
-
-def usage_error(message: str, prog: str = "pyinit") -> Exit:
-    """One line: what is wrong, and where to look."""
-    return Exit(EXIT_PYINIT_FAILED, "%s: %s (see '%s --help')\n" % (prog, message, prog))
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..log import Log
+    from ..users import Credentials, Group
 
 
 HELP = """\
@@ -107,7 +104,7 @@ _OPTIONS = [
     Opt("V", "version"),
 ]
 
-_LEFTOVERS = {"stop": "stop", "leave": "exit", "wait": "wait"}
+_LEFTOVERS = ("stop", "leave", "wait")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -148,7 +145,20 @@ def _delay(text: str, what: str) -> tuple[int, float]:
         raise ValueError("%s: expected SIGNAL:SECONDS (e.g. TERM:10), got %r" % (what, text))
     seconds = _seconds(secs, what)
     assert seconds is not None
-    return parse(sig), seconds
+    signo = parse(sig)
+    _receivable(frozenset((signo,)), what, "held back")
+    return signo, seconds
+
+
+def _receivable(signals: frozenset[int], what: str, role: str) -> frozenset[int]:
+    """Refuse signals that never reach pyinit to be forwarded: KILL, STOP (uncatchable), CHLD."""
+    bad = signals - FORWARDABLE
+    if bad:
+        raise ValueError(
+            "%s: %s cannot be %s: pyinit never receives it to forward"
+            % (what, ", ".join(sorted(signame(signo) for signo in bad)), role)
+        )
+    return signals
 
 
 def _words(text: str) -> list[str]:
@@ -177,12 +187,12 @@ class _Builder:
         elif key == "grace":
             fields["grace"] = _seconds(value, what, allow_none=True)
         elif key == "stop-signals":
-            fields["stop_signals"] = parse_list(value)
+            fields["stop_signals"] = _receivable(parse_list(value), what, "a stop signal")
         elif key == "leftovers":
-            mode = _LEFTOVERS.get(value.strip().lower())
-            if mode is None:
+            mode = value.strip().lower()
+            if mode not in _LEFTOVERS:
                 raise ValueError("%s: expected stop, leave or wait, got %r" % (what, value))
-            fields["on_main_exit"] = mode
+            fields["leftovers"] = mode
         elif key == "success-code":
             self.success.update(_exit_code(item, what) for item in _words(value))
         elif key == "pdeathsig":
@@ -201,7 +211,7 @@ class _Builder:
             stripped = value.strip()
             if not (stripped.isascii() and stripped.isdigit()):
                 raise ValueError("%s: expected a number 0-3, got %r" % (what, value))
-            fields["verbosity"] = 1 + int(stripped)
+            fields["verbosity"] = min(1 + int(stripped), MAX_VERBOSITY)
         elif key == "log-format":
             fmt = value.strip().lower()
             if fmt not in ("text", "json"):
@@ -281,7 +291,7 @@ def parse_args(argv: list[str], environ: dict[str, str] | None = None) -> Config
     except OptionError as exc:
         raise usage_error(str(exc)) from None
     if verbose_count:
-        builder.fields["verbosity"] = 1 + verbose_count
+        builder.fields["verbosity"] = min(1 + verbose_count, MAX_VERBOSITY)
     if not operands:
         raise usage_error("no command given")
     return builder.config(operands)
@@ -341,3 +351,184 @@ def _subcommand(name: str, argv: list[str], environ: dict[str, str]) -> Config:
     if not operands:
         raise usage_error("no command given", "pyinit exec")
     return builder.config(operands, exec_only=True)
+
+
+# --- user rules: initgroups semantics ---------------------------------------------------------
+
+
+def is_number(text: str) -> bool:
+    """`^[+-]?[0-9]+$`: what a spec treats as an id.
+
+    Not int(): `1_000`, `' 0'` and fullwidth digits are names.
+    """
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return digits.isascii() and digits.isdigit()
+
+
+def _spec_id(text: str, what: str, kind: str) -> int:
+    value = int(text)  # is_number(text) holds: a sign and ASCII digits
+    from ..users import MAX_ID
+
+    if not 0 <= value <= MAX_ID:
+        raise refused("%s: %s %s is out of range 0-%d" % (what, kind, text, MAX_ID))
+    return value
+
+
+def _group_id(text: str, what: str, groups: list[Group]) -> int:
+    """A number is a gid (never a name), used as is; a name is the first group of that name."""
+    if is_number(text):
+        return _spec_id(text, what, "gid")
+    for group in groups:
+        if group.name == text:
+            return group.gid
+    from ..users import GROUP_FILE
+
+    raise refused("%s: no group named %s in %s" % (what, repr(text), GROUP_FILE))
+
+
+def resolve_user(config: Config) -> Credentials:
+    """--user, --groups, --no-new-privs, --clear-caps -> Credentials, or raise StartError."""
+    from .. import users
+
+    credentials = users.Credentials()
+    spec = config.user
+    groups = users.groups() if (spec is not None or config.groups is not None) else []
+    if spec is not None:
+        _pyinit_user(spec, credentials, groups)
+    if config.groups is not None:
+        credentials.groups = users.unique(_group_id(text, "--groups", groups) for text in config.groups)
+    _check_caller(credentials, "--user %s" % repr(spec) if spec is not None else "--groups")
+    return users.finish(credentials, config)
+
+
+def _pyinit_user(spec: str, credentials: Credentials, groups: list[Group]) -> None:
+    what = "--user %s" % repr(spec)
+    user_part, _, group_part = spec.partition(":")
+    if ":" in group_part:
+        raise refused("%s: expected user[:group], with one ':' at most" % what)
+    if not user_part and not group_part:
+        # '' is the caller for gosu; for pyinit, an empty PYINIT_USER=$UNSET_VARIABLE must not
+        # quietly mean root (the class of su-exec #6).
+        raise refused("--user: empty user spec: give a user name or uid (and :group)")
+    from .. import users
+
+    passwd = users.users()
+    caller = users.first(user for user in passwd if user.uid == os.getuid())
+    if not user_part:  # ':group': the caller, with another group
+        uid, entry = os.getuid(), caller
+    elif is_number(user_part):  # a number is a uid, never a name (a user may be *named* 2000)
+        uid = _spec_id(user_part, what, "uid")
+        entry = users.first(user for user in passwd if user.uid == uid)
+    else:
+        entry = users.first(user for user in passwd if user.name == user_part)
+        if entry is None:
+            raise refused("%s: no user named %s in %s" % (what, repr(user_part), users.PASSWD_FILE))
+        uid = entry.uid
+    if group_part:
+        # An explicit group replaces the supplementary groups; it stays one of them itself.
+        gid = _group_id(group_part, what, groups)
+        supplementary = [gid]
+    elif entry is not None:
+        # initgroups(3): the primary gid and every group that lists the user.  Leaving the
+        # primary out (as gosu does) is the negative-group-permission bypass of CVE-2022-36109.
+        gid = entry.gid
+        supplementary = users.unique([gid] + [group.gid for group in groups if entry.name in group.members])
+    else:
+        # A uid without an entry: its own gid, not the caller's (gid 0 under root, gosu's rule).
+        gid = uid
+        supplementary = [gid]
+    credentials.uid, credentials.gid, credentials.groups = uid, gid, supplementary
+    credentials.home = (entry.home if entry is not None else "") or "/"
+    credentials.name = entry.name if entry is not None else None
+    credentials.caller_name = caller.name if caller is not None else None
+    credentials.user_vars = True
+
+
+def _check_caller(credentials: Credentials, what: str) -> None:
+    """Refuse, in the parent, what a non-root pyinit cannot do; asking for itself is a no-op."""
+    if os.geteuid() == 0:
+        return
+    same = (
+        (credentials.uid is None or os.getresuid() == (credentials.uid,) * 3)
+        and (credentials.gid is None or os.getresgid() == (credentials.gid,) * 3)
+        and (credentials.groups is None or sorted(set(os.getgroups())) == sorted(set(credentials.groups)))
+    )
+    if same:
+        credentials.switch = False  # setgroups would fail with EPERM even for the same list
+        return
+    raise refused(
+        "%s: pyinit runs as uid %d, not root: it cannot switch to %s"
+        % (what, os.geteuid(), credentials.describe())
+    )
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def render(log: Log, level: int, event: str, template: str, fields: dict) -> tuple[int, str] | None:
+    """`[pyinit] text` on stderr, for the events the verbosity asks for."""
+    if level > log.verbosity:
+        return None
+    prefix = "[pyinit] error: " if level == ERROR else "[pyinit] warning: " if level == WARN else "[pyinit] "
+    return 2, prefix + format_text(template, fields) + "\n"
+
+
+def start_failed(log: Log, config: Config, error: StartError, failure: int = EXIT_PYINIT_FAILED) -> int:
+    """One line for a failed start; 127 (not found), 126 (not executable) or `failure`."""
+    command = config.command[0] if config.command else ""
+    if error.step == "refused":
+        log.error("fatal", "%(reason)s", reason=error.detail)
+        return failure
+    if error.step == "setup":
+        log.error("fatal", "cannot set up: %(reason)s", reason=error.reason)
+        return failure
+    if error.step == "subreaper":
+        log.error("fatal", "cannot register as child subreaper: %(reason)s", reason=error.reason)
+        return failure
+    if error.step in ("fork", "pipe"):
+        log.error("fatal", "cannot start %(command)r: %(reason)s", command=command, reason=error.reason)
+        return failure
+    if error.step != "exec":
+        log.error(
+            "fatal",
+            "cannot start %(command)r: %(step)s failed: %(reason)s",
+            command=command,
+            step=error.step,
+            reason=error.reason,
+        )
+        return failure
+    if error.not_found:
+        code = EXIT_NOT_FOUND
+        why = "command not found" if "/" not in command else error.reason
+    else:
+        code = EXIT_CANNOT_EXECUTE
+        why = error.reason
+    log.error(
+        "exec-failed",
+        "cannot execute %(program)r: %(why)s",
+        program=command,
+        why=why,
+        command=list(config.command),
+        reason=error.reason,
+        errno=error.errno,
+    )
+    return code
+
+
+class Pyinit(Personality):
+    name = "pyinit"
+
+    def parse(self, prog: str, argv: list[str], environ: dict[str, str]) -> Config:
+        return parse_args(argv, environ)
+
+    def render(self, log: Log, level: int, event: str, template: str, fields: dict) -> tuple[int, str] | None:
+        return render(log, level, event, template, fields)
+
+    def credentials(self, config: Config) -> Credentials:
+        return resolve_user(config)
+
+    def start_failed(self, log: Log, config: Config, error: StartError) -> int:
+        return start_failed(log, config, error)
+
+
+PERSONALITY = Pyinit()

@@ -12,9 +12,16 @@ from __future__ import annotations
 import os
 
 from .. import __version__
-from ..cli import Exit
-from ..config import Config
+from ..config import MAX_VERBOSITY, Config
+from ..cparse import atoi, strtol
+from ..errors import EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, Exit, StartError
+from ..log import DEBUG, ERROR, INFO, TRACE, WARN, format_text
 from ..options import Opt, OptionError, scan
+from . import Personality
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..log import Log
 
 VERSION = "tini version 0.19.0 - pyinit %s" % __version__
 
@@ -84,29 +91,10 @@ def _fatal(text: str) -> Exit:
     return Exit(1, "[FATAL tini (%d)] %s\n" % (os.getpid(), text))
 
 
-def _strtol_status(text: str) -> int | None:
-    """tini's -e: strtol(text, &end, 10) must consume all of text; 0..255.  '' gives 0."""
-    body = text.lstrip(" \t\n\r\f\v")
-    sign = 1
-    if body[:1] in ("+", "-"):
-        sign = -1 if body[0] == "-" else 1
-        body = body[1:]
-    digits = len(body) - len(body.lstrip("0123456789"))
-    if digits == 0:
-        return 0 if text == "" else None  # no digits: only the empty string ends where it began
-    if body[digits:]:
-        return None
-    value = sign * int(body[:digits])
-    return value if 0 <= value <= 255 else None
-
-
-def _atoi(text: str) -> int:
-    body = text.lstrip(" \t\n\r\f\v")
-    sign = -1 if body[:1] == "-" else 1
-    if body[:1] in ("+", "-"):
-        body = body[1:]
-    digits = len(body) - len(body.lstrip("0123456789"))
-    return sign * int(body[:digits]) if digits else 0
+def _exit_status(text: str) -> int | None:
+    """tini's -e: strtol must consume all of text, and the value be 0..255."""
+    value = strtol(text)
+    return value if value is not None and 0 <= value <= 255 else None
 
 
 def parse(prog: str, argv: list[str], environ: dict[str, str]) -> Config:
@@ -141,7 +129,7 @@ def parse(prog: str, argv: list[str], environ: dict[str, str]) -> Config:
             elif letter == "g":
                 fields["forward_to"] = "group"
             elif letter == "e":
-                status = _strtol_status(value or "")
+                status = _exit_status(value or "")
                 if status is None:
                     raise _fatal("Not a valid option for -e: %s" % value)
                 success.add(status)
@@ -155,18 +143,107 @@ def parse(prog: str, argv: list[str], environ: dict[str, str]) -> Config:
     if "TINI_KILL_PROCESS_GROUP" in environ:
         fields["forward_to"] = "group"
     if "TINI_VERBOSITY" in environ:
-        verbosity = _atoi(environ["TINI_VERBOSITY"])
+        verbosity = atoi(environ["TINI_VERBOSITY"])
     return Config(
         command=tuple(operands),
-        flavor="tini",
+        personality="tini",
         session="pgroup",
         forward_to=fields.get("forward_to", "child"),
         suspend="never",
-        on_main_exit="exit",
+        leftovers="leave",
         grace=None,
         subreaper=fields.get("subreaper", "off"),
         pdeathsig=fields.get("pdeathsig", 0),
         warn_on_reap=fields.get("warn_on_reap", False),
         success_codes=frozenset(success),
-        verbosity=verbosity,
+        verbosity=max(0, min(verbosity, MAX_VERBOSITY)),
     )
+
+
+# --- messages: "[LEVEL tini (PID)] text"; INFO and below go to stdout ---------------------------
+
+_LEVELS = ("FATAL", "WARN ", "INFO ", "DEBUG", "TRACE")
+
+_SUBREAPER_WARNING = (
+    "Tini is not running as PID 1 and isn't registered as a child subreaper.\n"
+    "Zombie processes will not be re-parented to Tini, so zombie reaping won't work.\n"
+    "To fix the problem, use the -s option or set the environment variable TINI_SUBREAPER to"
+    " register Tini as a child subreaper, or run Tini as PID 1."
+)
+
+
+def _describe(signo: int) -> str:
+    import signal
+
+    return signal.strsignal(signo) or str(signo)
+
+
+def _text(event: str, template: str, fields: dict) -> tuple[int, str] | None:
+    """(tini level, tini's text) for the events tini itself reports; None for the rest."""
+    if event == "spawned":
+        return INFO, "Spawned child process '%s' with pid '%i'" % (fields["command"][0], fields["pid"])
+    if event == "signal":
+        if fields["signo"] == 17:
+            return DEBUG, "Received SIGCHLD"
+        return DEBUG, "Passing signal: '%s'" % _describe(fields["signo"])
+    if event == "reaped":
+        if fields.get("main"):
+            if "signal" in fields:
+                return INFO, "Main child exited with signal (with signal '%s')" % _describe(fields["signal"])
+            return INFO, "Main child exited normally (with status '%i')" % fields["code"]
+        if fields.get("warn_on_reap"):
+            return WARN, "Reaped zombie process with pid=%i" % fields["pid"]
+        return None
+    if event == "no-subreaper":
+        return WARN, _SUBREAPER_WARNING
+    if event == "subreaper":
+        return TRACE, "Registered as child subreaper"
+    if event == "exec-failed":
+        return ERROR, "exec %s failed: %s" % (fields["command"][0], fields["reason"])
+    if event == "forward-failed" and fields.get("errno") == 3:
+        return WARN, "Child was dead when forwarding signal"
+    if event == "fatal":
+        return ERROR, format_text(template, fields)
+    return None
+
+
+class Tini(Personality):
+    name = "tini"
+    failure = 1
+
+    def parse(self, prog: str, argv: list[str], environ: dict[str, str]) -> Config:
+        return parse(prog, argv, environ)
+
+    def render(self, log: Log, level: int, event: str, template: str, fields: dict) -> tuple[int, str] | None:
+        mapped = _text(event, template, fields)
+        if mapped is None:
+            return None
+        tini_level, text = mapped
+        if tini_level > log.verbosity and tini_level != ERROR:
+            return None
+        fd = 2 if tini_level <= WARN else 1
+        return fd, "[%s tini (%i)] %s\n" % (_LEVELS[tini_level], log.pid, text)
+
+    def start_failed(self, log: Log, config: Config, error: StartError) -> int:
+        if error.step == "subreaper":
+            if error.errno == 22:
+                text = "PR_SET_CHILD_SUBREAPER is unavailable on this platform. Are you using Linux >= 3.4?"
+            else:
+                text = "Failed to register as child subreaper: %s" % error.reason
+            log.error("fatal", "%(text)s", text=text)
+            return self.failure
+        if error.step == "fork":
+            log.error("fatal", "%(text)s", text="fork failed: %s" % error.reason)
+            return self.failure
+        if error.step != "exec":
+            command = config.command[0] if config.command else ""
+            text = "cannot start %r: %s failed: %s" % (command, error.step, error.reason)
+            log.error("fatal", "%(text)s", text=text)
+            return self.failure
+        log.error("exec-failed", "", command=list(config.command), reason=error.reason, errno=error.errno)
+        if error.not_found:
+            return EXIT_NOT_FOUND
+        return EXIT_CANNOT_EXECUTE if error.errno == 13 else self.failure
+
+
+PERSONALITY = Tini()
