@@ -31,7 +31,7 @@ SUSPEND_MODES = ("with-child", "on-signal", "never")
 LEFTOVER_MODES = ("stop", "leave", "wait")
 SUBREAPER_MODES = ("auto", "on", "off")  # auto: register when not PID 1
 LOG_FORMATS = ("text", "json")
-#: Log levels, tini's scale: 0 errors, 1 warnings, 2 info, 3 debug, 4 trace.
+#: Log levels, tini's scale: 0 errors, 1 warnings (the default), 2 info, 3 debug, 4 trace.
 MAX_VERBOSITY = 4
 
 #: Default grace period in seconds: below `docker stop`'s 10 s, with room to SIGKILL and reap.
@@ -60,7 +60,7 @@ _DEFAULTS: dict[str, object] = {
     "pdeathsig": 0,
     "sh_fallback": True,  # run a file without #! through /bin/sh, as execvp(3) does
     # logging
-    "verbosity": 0,
+    "verbosity": 1,  # warnings: nothing is killed or given up on in silence
     "log_format": "text",
     "warn_on_reap": False,  # tini -w
     "notes": (),  # start-up lines a drop-in command line prints in debug mode (dumb-init)

@@ -35,10 +35,11 @@ FORWARDABLE: frozenset[int] = HANDLED - {signal.SIGCHLD}
 #: Job-control stop signals a terminal or a shell sends.
 TTY_STOPS: frozenset[int] = frozenset({signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 
-#: Signals that ask a program to end: forwarding one starts the grace period by default.
-DEFAULT_STOP_SIGNALS: frozenset[int] = frozenset(
-    {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP}
-)
+#: Signals that ask a program to end, and start the grace period when forwarded: what `docker
+#: stop` and `kubectl delete` send (TERM, or an image's STOPSIGNAL: QUIT for nginx's graceful
+#: stop), and Ctrl-C (INT).  Not HUP: in containers it means "reload your configuration"
+#: (nginx, haproxy, gunicorn) far more often than "the terminal hung up".
+DEFAULT_STOP_SIGNALS: frozenset[int] = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 
 _ACCEPTED = "a number (1-%d), a name such as TERM or SIGTERM, or RTMIN+N / RTMAX-N" % (signal.NSIG - 1)
 

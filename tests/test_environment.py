@@ -25,7 +25,7 @@ EQUIVALENT = [
     (["--groups", "0"], "PYINIT_GROUPS", "0"),
     (["--no-new-privs"], "PYINIT_NO_NEW_PRIVS", "true"),
     (["--clear-caps"], "PYINIT_CLEAR_CAPS", "on"),
-    (["-vv"], "PYINIT_VERBOSITY", "2"),
+    (["-vv"], "PYINIT_VERBOSITY", "3"),
     (["--log-format", "json"], "PYINIT_LOG_FORMAT", "json"),
     (["-w"], "PYINIT_WARN_ON_REAP", "1"),
 ]

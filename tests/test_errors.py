@@ -71,6 +71,12 @@ def test_script_without_shebang_runs_with_sh_as_execvp_does(tmp_path):
         (["true"], {"PYINIT_SINGLE_CHILD": "maybe"}, "PYINIT_SINGLE_CHILD"),
         (["true"], {"PYINIT_REWRITE": "15:99"}, "PYINIT_REWRITE"),
         (["true"], {"PYINIT_VERBOSITY": "lots"}, "PYINIT_VERBOSITY"),
+        (["true"], {"PYINIT_VERBOSITY": "5"}, "expected a level 0-4"),
+        (["true"], {"PYINIT_VERBOSITY": "-1"}, "expected a level 0-4"),
+        (["true"], {"PYINIT_STOP_SIGNALS": "KILL"}, "SIGKILL cannot be a stop signal"),
+        (["true"], {"PYINIT_STOP_SIGNALS": "TERM,STOP"}, "SIGSTOP cannot be a stop signal"),
+        (["--stop-signals", "CHLD", "true"], {}, "SIGCHLD cannot be a stop signal"),
+        (["--delay", "KILL:3", "true"], {}, "SIGKILL cannot be held back"),
     ],
 )
 def test_usage_errors_give_one_line_and_exit_125(args, env, expected):
@@ -99,7 +105,7 @@ def test_help_to_an_unwritable_stdout_does_not_crash():
 
 
 @pytest.mark.timeout(60)
-def test_silent_by_default_and_each_v_adds_prefixed_lines():
+def test_a_clean_run_is_silent_by_default_and_each_v_adds_prefixed_lines():
     quiet = run(["sh", "-c", "exit 3"])
     assert (quiet.returncode, quiet.stderr) == (3, "")
     info = run(["-v", "sh", "-c", "exit 3"]).stderr.splitlines()
@@ -108,4 +114,7 @@ def test_silent_by_default_and_each_v_adds_prefixed_lines():
     assert "[pyinit] the program (pid %s) exited with status 3" % info[1].split()[-4] in info
     assert not any("received SIGCHLD" in line for line in info)
     assert any("received SIGCHLD" in line for line in debug)  # -vv: every signal, too
-    assert run(["sh", "-c", "exit 3"], env={"PYINIT_VERBOSITY": "2"}).stderr.count("\n") == len(debug)
+    # PYINIT_VERBOSITY is the level itself: 2 is info (-v), 3 debug (-vv)
+    assert run(["sh", "-c", "exit 3"], env={"PYINIT_VERBOSITY": "2"}).stderr.count("\n") == len(info)
+    assert run(["sh", "-c", "exit 3"], env={"PYINIT_VERBOSITY": "3"}).stderr.count("\n") == len(debug)
+    assert run(["sh", "-c", "exit 3"], env={"PYINIT_VERBOSITY": "0"}).stderr == ""

@@ -54,7 +54,7 @@ Shutdown:
       --grace SECONDS       after forwarding a stop signal, SIGKILL everything left
                             when SECONDS have passed (default %(grace)g; none: never)
       --stop-signals LIST   signals that start the grace period
-                            (default TERM,INT,QUIT,HUP)
+                            (default TERM,INT,QUIT)
       --leftovers MODE      when COMMAND exits and other processes remain:
                             stop (TERM, grace, KILL; default), leave (exit now),
                             wait (keep running until they are gone)
@@ -67,7 +67,8 @@ Privileges:
       --no-new-privs        set no_new_privs: exec can never gain privileges
       --clear-caps          empty the bounding, inheritable and ambient capabilities
 Logging:
-  -v, --verbose             log to stderr; repeat for more (-vv debug, -vvv trace)
+  -v, --verbose             say more on stderr: -v info, -vv debug, -vvv trace
+                            (without it: errors and warnings only)
       --log-format FORMAT   text (default) or json (one object per line, every event)
   -w, --warn-on-reap        warn for each zombie reaped that is not COMMAND
 Other:
@@ -76,7 +77,8 @@ Other:
   -V, --version             show the version and exit
 
 Each option has an environment variable: PYINIT_<OPTION> (PYINIT_GRACE=5,
-PYINIT_REWRITE=TERM:QUIT, PYINIT_VERBOSITY=2, PYINIT_SINGLE_CHILD=1, ...).
+PYINIT_REWRITE=TERM:QUIT, PYINIT_SINGLE_CHILD=1, ...); PYINIT_VERBOSITY is
+the level: 0 errors, 1 warnings (default), 2 info (-v), 3 debug, 4 trace.
 Exit status: COMMAND's, or 128+N if signal N killed it; 125 if pyinit itself
 failed; 126 if COMMAND cannot be executed; 127 if it was not found.
 """
@@ -209,9 +211,12 @@ class _Builder:
             fields["clear_caps"] = _flag(value, what)
         elif key == "verbosity":
             stripped = value.strip()
-            if not (stripped.isascii() and stripped.isdigit()):
-                raise ValueError("%s: expected a number 0-3, got %r" % (what, value))
-            fields["verbosity"] = min(1 + int(stripped), MAX_VERBOSITY)
+            if not (stripped.isascii() and stripped.isdigit() and int(stripped) <= MAX_VERBOSITY):
+                raise ValueError(
+                    "%s: expected a level 0-%d (0 errors, 1 warnings, 2 info, 3 debug, 4 trace), got %r"
+                    % (what, MAX_VERBOSITY, value)
+                )
+            fields["verbosity"] = int(stripped)
         elif key == "log-format":
             fmt = value.strip().lower()
             if fmt not in ("text", "json"):
