@@ -8,6 +8,7 @@ every /proc/PID/stat.  Leaf module: no knowledge of the loop.
 
 from __future__ import annotations
 
+import errno
 import os
 
 from .signals import signal  # the C module: see signals.py
@@ -105,6 +106,52 @@ def alive(procs: Iterable[Proc]) -> list[Proc]:
     return result
 
 
+class Status:
+    """What /proc/PID/status says of a process's signals and owner."""
+
+    __slots__ = ("blocked", "caught", "ignored", "uid")
+
+    def __init__(self, ignored: int, caught: int, blocked: int, uid: int) -> None:
+        self.ignored = ignored  # SigIgn: bit N-1 set means signal N is ignored
+        self.caught = caught  # SigCgt: a handler is installed
+        self.blocked = blocked  # SigBlk: blocked (a pending signal waits for the unblock)
+        self.uid = uid  # the real uid
+
+    def ignores(self, signo: int) -> bool:
+        """The process will never act on signo: its disposition is SIG_IGN."""
+        return bool(self.ignored >> (signo - 1) & 1)
+
+
+def status(pid: int) -> Status | None:
+    """/proc/PID/status's signal masks and uid, or None if it is gone or unreadable."""
+    try:
+        with open("/proc/%d/status" % pid, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields: dict[bytes, bytes] = {}
+    for line in data.splitlines():
+        name, _, value = line.partition(b":")
+        if name in (b"SigIgn", b"SigCgt", b"SigBlk", b"Uid"):
+            fields[name] = value.split()[0] if value.split() else b""
+    try:
+        return Status(
+            int(fields[b"SigIgn"], 16),
+            int(fields[b"SigCgt"], 16),
+            int(fields[b"SigBlk"], 16),
+            int(fields[b"Uid"]),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def boot_ticks() -> int:
+    """Now, in the unit of Proc.starttime: clock ticks since boot."""
+    import time
+
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+
+
 def inner_pid(pid: int) -> int | None:
     """The pid the process has in its own (innermost) PID namespace: the last NSpid field.
 
@@ -164,7 +211,14 @@ def owned() -> list[Proc] | None:
 
 
 def send(proc: Proc, signo: int) -> bool:
-    """Signal one process only if it is still the one that was listed; True if sent.
+    """Signal one process only if it is still the one that was listed; True if sent."""
+    return deliver(proc, signo) == 0
+
+
+def deliver(proc: Proc, signo: int) -> int:
+    """Signal one process only if it is still the one that was listed: 0 if sent, else the
+    errno (ESRCH when it is gone or its pid now names another process; EPERM when pyinit may
+    not signal it).
 
     A pidfd pins the process, and the start time read after opening it proves the pid was not
     reused by a newcomer since the listing.
@@ -176,14 +230,14 @@ def send(proc: Proc, signo: int) -> bool:
     try:
         now = read(proc.pid)
         if now is None or now.starttime != proc.starttime:
-            return False
+            return errno.ESRCH
         if pidfd >= 0:
             signal.pidfd_send_signal(pidfd, signo)
         else:
             os.kill(proc.pid, signo)
-        return True
-    except OSError:
-        return False
+        return 0
+    except OSError as exc:
+        return exc.errno or errno.EPERM
     finally:
         if pidfd >= 0:
             os.close(pidfd)

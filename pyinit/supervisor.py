@@ -18,6 +18,7 @@ from .signals import name as signame
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .config import Config
+    from .leftovers import Leftovers
     from .log import Log
     from .spawn import Child
 
@@ -28,6 +29,9 @@ _MAX_CONSECUTIVE_ERRORS = 50
 # After SIGKILL, how long to wait for everything to be reaped before exiting anyway: a process
 # stuck in uninterruptible sleep (D) cannot die yet, and must not keep the container up forever.
 _LAST_CALL = 2.0
+# While leftovers are waited for, how often to look whether they are gone: those that are not
+# pyinit's children (a daemon's own children, `docker exec` processes) send it no SIGCHLD.
+_RECHECK = 0.05
 # After a wake-up that reaped orphans, SIGCHLD stays pending this long (other signals do not).
 # When thousands of orphans exit at once, an init woken for each exit preempts the herd every
 # time -- a cold Python wake-up costs ~100 us -- and the herd then takes seconds to die; waking
@@ -81,6 +85,11 @@ class Supervisor:
         self.held: dict[int, float] = {}  # delayed signals: signo -> when to forward it
         self.reap_after: float | None = None  # SIGCHLD waits until then (_ORPHAN_BATCH)
         self.last_call: float | None = None  # after escalation: exit by then whatever is left
+        # (signal, CLOCK_BOOTTIME) of the first stop signal forwarded to the program's group:
+        # its members are not sent another one as leftovers (leftovers.py)
+        self.group_stop: tuple[int, float] | None = None
+        self.leftovers: Leftovers | None = None  # once the program exited with others left
+        self.recheck_at: float | None = None  # next look at the leftovers waited for
         self.result: int | None = None  # pyinit's exit code, once it is time to exit
 
     # --- the loop -------------------------------------------------------------------------
@@ -116,10 +125,11 @@ class Supervisor:
         return signal.sigtimedwait(self.handled, max(0.0, due - time.monotonic()))
 
     def _next_deadline(self) -> float | None:
-        if not self.held and self.deadline is None and self.last_call is None and self.reap_after is None:
+        idle = not self.held and self.deadline is None and self.last_call is None
+        if idle and self.reap_after is None and self.recheck_at is None:
             return None  # the idle case, first: no list built
         candidates = list(self.held.values())
-        for due in (self.deadline, self.last_call, self.reap_after):
+        for due in (self.deadline, self.last_call, self.reap_after, self.recheck_at):
             if due is not None:
                 candidates.append(due)
         return min(candidates)
@@ -208,7 +218,10 @@ class Supervisor:
         """Deliver signo: to the program's group (or the program) while it lives, else to every
         process pyinit owns."""
         if self.main_code is not None:
-            self._signal_owned(signo)
+            if self.leftovers is not None and signo in self.stop_signals:
+                self.leftovers.stop(signo)  # only those that got no stop signal yet
+            else:
+                self._signal_owned(signo)
             return
         dest = self.dest
         try:
@@ -226,6 +239,8 @@ class Supervisor:
             return
         if self.debug:
             self.log.debug("forwarded", "forwarded %(signal)s to %(target)d", signo=signo, target=dest)
+        if signo in self.stop_signals and dest < 0 and self.group_stop is None:
+            self.group_stop = (signo, time.clock_gettime(time.CLOCK_BOOTTIME))
         if self.main_stopped and signo in self.stop_signals:
             # A stopped process does not act on a stop signal until it runs again (the kernel
             # wakes it for SIGKILL and SIGCONT only): docker stop must not wait for the grace
@@ -283,12 +298,14 @@ class Supervisor:
             try:
                 pid, status = os.waitpid(-1, _WAIT_FLAGS)
             except ChildProcessError:
-                if self.main_code is not None:
+                if self.main_code is not None and not self._leftovers_remain():
                     self._finish()
                 return
             if pid == 0:
                 if orphans:
                     self.reap_after = time.monotonic() + _ORPHAN_BATCH
+                    if self.leftovers is not None and not self._leftovers_remain():
+                        self._finish()
                 return
             if pid != self.main_pid or self.main_code is not None:
                 orphans = True
@@ -344,8 +361,17 @@ class Supervisor:
             if not _children_remain():
                 self._finish()  # the common case: nothing left, no /proc scan, no grace period
                 return
+            if self.escalated:  # everything got SIGKILL already: wait for it to be gone
+                if not self._leftovers_remain():
+                    self._finish()
+                return
             target = self.route[signal.SIGTERM]
-            count = self._signal_owned(target) if target else 0
+            self._track_leftovers()
+            count: int | None = 0
+            if target:
+                count = self.leftovers.stop(target) if self.leftovers is not None else None
+                if count is None:  # no usable /proc: the program's group is the best guess
+                    count = self._signal_owned(target)
             # The grace period runs whether or not anything could be signalled: leftovers that
             # /proc cannot show, or a TERM rewritten to none, still end in SIGKILL.  With
             # nothing left, the reap loop finishes at once anyway.
@@ -357,7 +383,28 @@ class Supervisor:
                     signo=target,
                     count=count,
                 )
+            if self.leftovers is not None and not self._leftovers_remain():
+                self._finish()  # what is left cannot, or need not, be waited for
         # "wait", and "stop" once the others are gone: _reap() finishes when no child is left.
+
+    def _track_leftovers(self) -> None:
+        """From now on, know which leftovers are worth waiting for (when /proc can tell)."""
+        if self.leftovers is None:
+            from . import procfs
+            from .leftovers import Leftovers  # only when something is left
+
+            if procfs.proc_matches_us():
+                self.leftovers = Leftovers(self.log, self.pgid, self.group_stop if self.has_group else None)
+
+    def _leftovers_remain(self) -> bool:
+        """Whether a leftover is still worth waiting for; while one is, look again soon."""
+        if self.leftovers is None:
+            return False
+        if self.leftovers.remaining():
+            self.recheck_at = time.monotonic() + _RECHECK
+            return True
+        self.recheck_at = None
+        return False
 
     def _send_exit_signal(self, signo: int) -> None:
         """dumb-init: when the program exits, signal its group (rewritten), then exit."""
@@ -384,6 +431,11 @@ class Supervisor:
 
     def _on_timer(self) -> None:
         now = time.monotonic()
+        if self.recheck_at is not None and self.recheck_at <= now:
+            self.recheck_at = None
+            if self.main_code is not None and not self._leftovers_remain():
+                self._finish()
+                return
         for signo, due in list(self.held.items()):
             if due <= now:
                 del self.held[signo]
@@ -392,7 +444,7 @@ class Supervisor:
             overdue = now - self.deadline
             self.deadline = None
             self._escalate(overdue)
-        elif self.last_call is not None and self.last_call <= now:
+        elif self.last_call is not None and self.last_call <= now and self.result is None:
             self.log.warn(
                 "unreaped",
                 "processes survived SIGKILL for %(seconds)gs: exiting without them",
@@ -416,7 +468,11 @@ class Supervisor:
                     os.kill(dest, signal.SIGKILL)
                 except OSError:
                     pass
-        count = self._signal_owned(signal.SIGKILL)
+        self._track_leftovers()
+        if self.leftovers is not None:
+            count = self.leftovers.kill_all()
+        else:
+            count = self._signal_owned(signal.SIGKILL)
         self.last_call = time.monotonic() + _LAST_CALL
         self.log.warn(
             "escalation",
@@ -428,6 +484,16 @@ class Supervisor:
         )
 
     def _finish(self) -> None:
+        # The zombies of whatever died meanwhile are pyinit's to reap before it goes.
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if self.log_orphans:
+                self._log_reaped(pid, status, False)
         code = self.main_code if self.main_code is not None else 1
         final = 0 if code in self.config.success_codes else code
         self.log.info("exit", "exiting with status %(status)d", code=code, status=final)

@@ -103,7 +103,7 @@ def test_when_namespaces_are_available_the_program_runs_in_a_new_pid_namespace(t
     assert seen.read_text().strip() != os.readlink("/proc/self/ns/pid")
 
 
-def test_a_daemon_that_ignores_sigterm_is_killed_at_the_timeout_and_the_verdict_says_so():
+def test_a_daemon_that_ignores_sigterm_is_killed_and_the_verdict_says_so():
     done, report = probe_json("--timeout", "1", *shutdown("stubborn"))
     assert (done.returncode, report["verdict"]) == (2, "left-processes")
     assert report["leftovers_killed"] is True

@@ -124,7 +124,8 @@ def as_text(obs: Observation, judgement: Judgement) -> str:
         rows.append(("exit", "status %s" % obs.status))
     left = [_describe(seen) for seen in judgement.left_behind]
     if judgement.leftovers_killed:
-        left.append("(pyinit had to SIGKILL %d of them)" % obs.escalation["count"])  # type: ignore[index]
+        killed = obs.killed_ignoring + (obs.escalation["count"] if obs.escalation else 0)
+        left.append("(pyinit had to SIGKILL %d of them)" % killed)
     rows.append(("left behind", "; ".join(left) if left else "none"))
     rows.append(("zombies", "; ".join(_describe(seen) for seen in judgement.zombies) or "none"))
     if obs.survivors:

@@ -93,6 +93,7 @@ class Observation:
         self.pyinit_exit_at: float | None = None
         self.status: int | None = None  # pyinit's exit status: what `docker wait` would say
         self.stopped_others = 0  # pyinit's count of processes alive when the program exited
+        self.killed_ignoring = 0  # leftovers pyinit SIGKILLed at once: they ignore the signal
         self.escalation: dict | None = None  # pyinit's "escalation" event, plus main_alive
         self.reaped_others: list[dict] = []  # pyinit's "reaped" events for other processes
         self.seen: dict[tuple[int, int], Seen] = {}
@@ -341,6 +342,8 @@ class Session:
                 obs.reaped_others.append(dict(event, after_main=obs.main_event is not None))
         elif name == "stopping-others":
             obs.stopped_others += int(event.get("count", 0))
+        elif name == "killed-ignoring":
+            obs.killed_ignoring += int(event.get("count", 0))
         elif name == "escalation":
             obs.escalation = dict(event, main_alive=obs.main_event is None)
         elif name == "exit":

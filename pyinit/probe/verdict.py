@@ -147,7 +147,9 @@ def judge(obs: Observation) -> Judgement:
     # escalation SIGKILLed it together with everything else).
     left = left_behind(obs) if obs.outcome == "done" and how != "killed-after-timeout" else []
     escalation = obs.escalation
-    leftovers_killed = escalation is not None and not escalation["main_alive"] and escalation["count"] > 0
+    leftovers_killed = obs.killed_ignoring > 0 or (
+        escalation is not None and not escalation["main_alive"] and escalation["count"] > 0
+    )
     if left or leftovers_killed:
         findings.append("left-processes")
     time_to_exit = None
