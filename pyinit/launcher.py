@@ -2,9 +2,12 @@
 
 The script it writes runs this interpreter with -I -S: isolated (no PYTHONPATH, no user site:
 a file named like a standard module in the application's directory cannot shadow one of
-pyinit's imports) and without `site` (whose import of site-packages costs milliseconds), with
-pyinit's own directory put on sys.path by hand.  The garbage collector is paused while pyinit
-imports and parses (a collection then finds nothing to free); main() turns it back on.
+pyinit's imports) and without `site` (whose import of site-packages costs milliseconds, and
+whose .pth files and sitecustomize are the application's code), with pyinit's own directory put
+on sys.path by hand.  Its first statement blocks every signal, so the window in which a signal
+sent to a starting PID 1 is lost is the interpreter's own start-up, nothing more.  The garbage
+collector is paused while pyinit imports and parses (a collection then finds nothing to free);
+main() turns it back on.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ import sys
 TEMPLATE = """\
 #!{python} -IS
 # pyinit's fast launcher, written by `{python} -m pyinit.launcher`.
+# Signals first: from here on a signal to pyinit waits in the queue instead of being dropped.
+import _signal
+mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())
 import gc
 gc.disable()
 import sys
 sys.path.insert(0, {path!r})
 from pyinit.main import main
-main()
+main(inherited_mask=mask)
 """
 
 

@@ -135,7 +135,9 @@ class Init:
         pid1: bool = True,
         env: dict | None = None,
         prefix: list[str] | None = None,
+        pyinit: list[str] | None = None,
     ) -> None:
+        """pyinit: how to start pyinit (default: PYINIT, `python -m pyinit`)."""
         if pid1:
             needs_pidns()
         self.pid1 = pid1
@@ -143,7 +145,7 @@ class Init:
         self.stderr_path = tmp_path / ("init-%d.err" % id(self))
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                (prefix or []) + (UNSHARE if pid1 else []) + PYINIT + args,
+                (prefix or []) + (UNSHARE if pid1 else []) + (pyinit or PYINIT) + args,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,

@@ -124,10 +124,12 @@ def test_a_sighup_storm_does_not_starve_reaping(start_init, figure):
 
 # --- pyinit's own bugs -----------------------------------------------------------------------------
 
-# Loaded by site before pyinit starts: a bug in pyinit's loop, on every real-time signal.  The
-# fault is in pyinit's own Python code; the signals, processes and namespace are real.
+# A launcher that plants a bug in pyinit's loop, on every real-time signal, then runs pyinit
+# (isolated, -I -S, as the fast launcher does: pyinit does not start over).  The fault is in
+# pyinit's own Python code; the signals, processes and namespace are real.
 INJECTED_BUG = """
-import signal
+import signal, sys
+sys.path.insert(0, ROOT)
 from pyinit import supervisor
 _real = supervisor.Supervisor._forward
 def _buggy(self, signo, *args):
@@ -135,17 +137,17 @@ def _buggy(self, signo, *args):
         raise RuntimeError("injected bug for signal %d" % signo)
     return _real(self, signo, *args)
 supervisor.Supervisor._forward = _buggy
+from pyinit.main import main
+main()
 """
 
 
 def start_buggy_init(start_init, tmp_path):
-    inject = tmp_path / "inject"
-    inject.mkdir()
-    (inject / "sitecustomize.py").write_text(INJECTED_BUG)
+    launcher = tmp_path / "buggy_pyinit.py"
+    launcher.write_text(INJECTED_BUG.replace("ROOT", repr(BASE_ENV["PYTHONPATH"])))
     record = tmp_path / "record"
     record.write_text("")
-    env = {"PYTHONPATH": "%s:%s" % (inject, BASE_ENV["PYTHONPATH"])}
-    init = start_init(program("recorder", str(record)), env=env)
+    init = start_init(program("recorder", str(record)), pyinit=[sys.executable, "-I", "-S", str(launcher)])
     init.wait_for_output("ready")
     return init, record
 

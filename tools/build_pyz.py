@@ -30,9 +30,14 @@ INTERPRETER = "/usr/bin/env python3"
 MAIN = '''\
 """pyinit as a zipapp: `python3 pyinit.pyz ARGS` or, executable, `./pyinit.pyz ARGS`."""
 
-from pyinit.main import main
+# Signals first (see pyinit/__main__.py).
+import _signal
 
-main()
+_inherited_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())
+
+from pyinit.main import main  # noqa: E402
+
+main(inherited_mask=_inherited_mask)
 '''
 
 
