@@ -4,10 +4,12 @@ Layers (a module imports only from its own layer or the layers below; tests/test
 checks it, and that there is no import cycle):
 
     entry        main, __main__, launcher (main also starts `pyinit probe`)
-    run          startup (Config -> the running program), supervisor (the loop)
+    run          startup (Config -> the running program), supervisor (the loop), leftovers
+                 (what is left besides the program, and how to stop it)
     command      personalities/ (pyinit, tini, dumb-init, gosu, su-exec: command lines,
                  messages, failure codes, user rules)
-    mechanisms   spawn (fork, child setup, exec), users (accounts, credentials), terminal
+    mechanisms   spawn (fork, child setup, exec), users (accounts, credentials), terminal,
+                 oom (PID 1 is the OOM killer's last choice)
     bottom       config, errors, log, signals, options, cparse, procfs, linux
 
 The loop never imports parsing or start-up; the probe and the pytest plugin (probe/,

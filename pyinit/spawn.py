@@ -38,6 +38,7 @@ class Plan:
         "cwd_fd",
         "env",
         "lookup",
+        "oom_score",
         "parent_pid",
         "reset_ignored",
         "restore_mask",
@@ -60,6 +61,7 @@ class Plan:
         credentials: Credentials | None = None,
         sh_fallback: bool = True,
         lookup: Callable[[str, dict[str, str]], str | None] | None = None,
+        oom_score: int | None = None,
     ) -> None:
         self.argv = argv
         self.env = env
@@ -71,6 +73,7 @@ class Plan:
         self.credentials = credentials
         self.sh_fallback = sh_fallback
         self.lookup = lookup  # a personality's own PATH search (gosu); raises StartError
+        self.oom_score = oom_score  # the program's oom_score_adj (oom.py), None: as inherited
         self.parent_pid = os.getpid()
         self.cwd_fd = -1  # set by spawn(): the caller's working directory, for the child
 
@@ -262,6 +265,15 @@ def _setup_and_exec(plan: Plan, report: Callable[[str], None]) -> None:
     signal.signal(signal.SIGCHLD, plan.restore_sigchld)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    # 3b. The program's OOM score (oom.py), while still privileged: after a switch to another
+    #    user the process is no longer dumpable and /proc/self is root's.  A failure costs only
+    #    the protection, so it is a note, not an error.
+    if plan.oom_score is not None:
+        from .oom import set_own
+
+        if not set_own(plan.oom_score):
+            report("N oom-score 0")
 
     # 4. Credentials: groups, then gid, then uid (each needs the privilege the next one drops),
     #    then verified.  After this the program cannot regain root.

@@ -52,6 +52,11 @@ def start(config: Config, personality: Personality, log: Log, inherited_mask: se
         take_terminal = is_ours()
     else:
         take_terminal = False
+    oom_score = None
+    if os.getpid() == 1:  # the container dies with its PID 1: never the OOM killer's choice
+        from . import oom
+
+        oom_score = oom.program_score()
     plan = Plan(
         list(config.command),
         dict(os.environ),
@@ -61,6 +66,7 @@ def start(config: Config, personality: Personality, log: Log, inherited_mask: se
         restore_sigchld=inherited_sigchld,
         credentials=credentials,
         sh_fallback=config.sh_fallback,
+        oom_score=oom_score,
     )
     # Everything pyinit allocates from here on is small and short-lived: freeze what start-up
     # made (collections skip it, and the forked child touches fewer shared pages), and turn the
@@ -92,6 +98,8 @@ def start(config: Config, personality: Personality, log: Log, inherited_mask: se
             )
         elif note == "setsid":
             log.debug("setsid", "the program runs in its own session")
+        elif note == "oom-score":
+            log.warn("oom-score", "could not set the program's oom_score_adj to %(score)d", score=oom_score)
     return child, take_terminal
 
 

@@ -14,9 +14,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pyinit"
 # Lowest first; mirrors pyinit/__init__.py.
 LAYERS = {
     "bottom": {"config", "errors", "log", "signals", "options", "cparse", "procfs", "linux", "_license"},
-    "mechanisms": {"spawn", "users", "terminal"},
+    "mechanisms": {"spawn", "users", "terminal", "oom"},
     "command": {"personalities"},
-    "run": {"startup", "supervisor"},
+    "run": {"startup", "supervisor", "leftovers"},
     "entry": {"main", "__main__", "launcher"},
 }
 RANK = {name: rank for rank, names in enumerate(LAYERS.values()) for name in names}
