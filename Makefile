@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint example compat zipapp docker-test bench bench-quick bench-profile clean
+.PHONY: install test lint example compat zipapp docker-test podman-test bench bench-quick bench-profile clean
 
 STAMP := $(VENV)/.installed
 
@@ -32,6 +32,11 @@ zipapp:
 # $${PYINIT_DOCKER_DIR:-/tmp/pyinit-docker}) a private Docker engine and base image, then stops it.
 docker-test: install
 	docker/e2e.sh test
+
+# The same suite (the tests marked podman) under rootless Podman: needs root to set up (and
+# cache, under $${PYINIT_PODMAN_DIR:-/tmp/pyinit-podman}) podman, its user and the base image.
+podman-test: install
+	docker/podman-e2e.sh test
 
 # A real example: a shell that leaves an orphan behind, under pyinit as PID 1 of a new PID
 # namespace (as in a container) when we may create one, else as a subreaper.

@@ -8,7 +8,7 @@ import pytest
 from e2e.dockerlib import APP_IMAGE, Container, run
 from support import PROGRAMS, wait_until
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.podman]
 
 ORPHANS = 5
 

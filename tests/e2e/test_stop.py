@@ -1,6 +1,6 @@
 """`docker stop`: pyinit ends `sleep 100` as promptly as tini (`docker run --init`) does, where a
 bare PID 1 ignores SIGTERM and docker waits its 10 s before SIGKILL; `--grace` bounds a program
-that ignores SIGTERM."""
+that ignores SIGTERM.  Under Podman: `podman stop`, and catatonit is its `--init`."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from e2e.dockerlib import APP_IMAGE, REPORT, Containers
+from e2e.dockerlib import APP_IMAGE, BUILTIN_INIT, ENGINE, REPORT, Containers
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.podman]
 
-ROUNDS = 3  # pyinit and tini alternate, so a load spike on the shared machine hits both
+ROUNDS = 3  # pyinit and the engine's init alternate, so a load spike on the shared machine hits both
 
 # How `sleep 100` is started under each init.  The image's ENTRYPOINT is ["pyinit", "--"].
 SLEEP = {
     "pyinit": ((), ("sleep", "100")),
-    "tini": (("--init", "--entrypoint", "sleep"), ("100",)),  # docker-init (tini) as PID 1
+    "--init": (("--init", "--entrypoint", "sleep"), ("100",)),  # the engine's init: tini, catatonit
     "none": (("--entrypoint", "sleep"), ("100",)),  # sleep itself as PID 1
 }
 
@@ -38,33 +38,33 @@ def summary(times: list[float]) -> str:
 
 @pytest.mark.timeout(300)
 def test_docker_stop_of_sleep_is_as_prompt_as_tini_and_far_below_no_init(containers):
-    times: dict[str, list[float]] = {"pyinit": [], "tini": []}
-    codes: dict[str, set[int]] = {"pyinit": set(), "tini": set()}
+    times: dict[str, list[float]] = {"pyinit": [], "--init": []}
+    codes: dict[str, set[int]] = {"pyinit": set(), "--init": set()}
     # The no-init case is 10 s of docker waiting for its timeout: let it run alongside.
     with ThreadPoolExecutor(1) as pool:
         no_init = pool.submit(stop_sleep, containers, "none")
         for _ in range(ROUNDS):
-            for init in ("pyinit", "tini"):
+            for init in ("pyinit", "--init"):
                 took, code = stop_sleep(containers, init)
                 times[init].append(took)
                 codes[init].add(code)
         none_took, none_code = no_init.result(timeout=120)
     lines = [
-        "docker stop, sleep 100 as the program (%d rounds):" % ROUNDS,
-        "  pyinit : %s, exit %s" % (summary(times["pyinit"]), sorted(codes["pyinit"])),
-        "  tini   : %s, exit %s" % (summary(times["tini"]), sorted(codes["tini"])),
-        "  none   : %.2f s, exit %d" % (none_took, none_code),
+        "%s stop, sleep 100 as the program (%d rounds):" % (ENGINE, ROUNDS),
+        "  %-9s: %s, exit %s" % ("pyinit", summary(times["pyinit"]), sorted(codes["pyinit"])),
+        "  %-9s: %s, exit %s" % (BUILTIN_INIT, summary(times["--init"]), sorted(codes["--init"])),
+        "  %-9s: %.2f s, exit %d" % ("none", none_took, none_code),
     ]
     REPORT.extend(lines)
     print("\n".join(lines))
     assert codes["pyinit"] == {143}, "pyinit must exit 128+SIGTERM like the program"
-    assert codes["tini"] == {143}
+    assert codes["--init"] == {143}
     # The comparison is real: without an init docker had to wait for its timeout and SIGKILL.
     assert none_code == 137 and none_took > 5.0
     assert statistics.median(times["pyinit"]) < 5.0, "pyinit stop took as long as no init at all"
     # About tini's time: within a second of it (docker's own work dominates both; a shared
     # machine's noise is far below a second, a missed SIGTERM far above).
-    assert statistics.median(times["pyinit"]) < statistics.median(times["tini"]) + 1.0, times
+    assert statistics.median(times["pyinit"]) < statistics.median(times["--init"]) + 1.0, times
 
 
 # A program that ignores SIGTERM: only pyinit's grace period (SIGKILL after 2 s) ends it before
@@ -92,7 +92,7 @@ def test_grace_2_ends_a_program_ignoring_sigterm_in_about_2_seconds(containers, 
     took = container.stop()
     code = container.exit_code()
     REPORT.append(
-        "docker stop, program ignoring SIGTERM, --grace 2 (%s): %.2f s, exit %d" % (how, took, code)
+        "%s stop, program ignoring SIGTERM, --grace 2 (%s): %.2f s, exit %d" % (ENGINE, how, took, code)
     )
     assert code == 137, "the program should have been SIGKILLed: %s" % container.logs()
     # Lower bound: pyinit really waited; upper bound: far below docker's 10 s.

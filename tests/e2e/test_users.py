@@ -8,10 +8,10 @@ from typing import NamedTuple
 
 import pytest
 
-from e2e.dockerlib import APP_IMAGE, ENTRYPOINT_IMAGE, REPORT, Container, run
+from e2e.dockerlib import APP_IMAGE, ENGINE, ENTRYPOINT_IMAGE, REPORT, Container, run
 from support import wait_until
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.podman]
 
 
 class Proc(NamedTuple):
@@ -122,7 +122,7 @@ def test_entrypoint_pattern_pyinit_exec_leaves_no_process_in_between(containers)
     # `pyinit exec` replaced the entrypoint shell: the program is PID 1's own child, as app.
     assert table["sleep 100"].user == "app" and table["sleep 100"].ppid == 1, table
     took = container.stop()
-    REPORT.append("docker stop, entrypoint pattern (root pyinit, program as app): %.2f s" % took)
+    REPORT.append("%s stop, entrypoint pattern (root pyinit, program as app): %.2f s" % (ENGINE, took))
     assert container.exit_code() == 143
     assert took < 5.0, "docker stop took %.2f s" % took
 
