@@ -12,6 +12,7 @@ import gc
 import os
 
 from .errors import StartError
+from .log import INFO
 from .signals import signal  # the C module: see signals.py
 from .spawn import Child, Plan, exec_in_place, spawn
 
@@ -31,6 +32,8 @@ def start(config: Config, personality: Personality, log: Log, inherited_mask: se
     inherited_sigchld = signal.getsignal(signal.SIGCHLD)
     if inherited_sigchld == signal.SIG_IGN:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if log.wants(INFO):
+        _say_inherited_ignores(config, log)
     _become_reaper(config, log)
     if config.pdeathsig:
         from . import linux
@@ -124,6 +127,19 @@ def exec_program(config: Config, personality: Personality) -> None:
         lookup=personality.lookup,
     )
     exec_in_place(plan)
+
+
+def _say_inherited_ignores(config: Config, log: Log) -> None:
+    """A stop signal pyinit was started with ignored is ignored by the program too (exec keeps
+    SIG_IGN), which then never acts on it: worth a line at -v (nohup, a shell's background job,
+    util-linux 2.36's unshare, which leaves INT and TERM ignored)."""
+    for signo in sorted(config.stop_signals):
+        if signal.getsignal(signo) == signal.SIG_IGN:
+            log.info(
+                "inherited-ignore",
+                "started with %(signal)s ignored: the program inherits that and will not act on it",
+                signo=signo,
+            )
 
 
 def _credentials(config: Config, personality: Personality):  # -> Credentials | None

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from privs import needs_nobody_python
-from support import BASE_ENV, ROOT, proc_status, program, wait_until, write_launcher
+from support import BASE_ENV, ROOT, proc_status, program, run, wait_until, write_launcher
 
 
 def events(init) -> list[dict]:
@@ -241,3 +241,12 @@ def test_ps_calls_pid1_by_its_init_name(start_init, name):
     init.wait_for_output("ready")
     assert proc_status(init.init_pid)["Name"] == name
     assert proc_status(init.program_pid)["Name"] == "sleep"  # the program takes its own at exec
+
+
+@pytest.mark.timeout(60)
+def test_v_says_when_pyinit_starts_with_a_stop_signal_ignored():
+    # As nohup or util-linux 2.36's unshare would start it: SIGTERM ignored.
+    quiet = run(["-v", "true"])
+    ignored = run(["-v", "true"], preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+    assert "SIGTERM ignored" not in quiet.stderr
+    assert "[pyinit] started with SIGTERM ignored: the program inherits that" in ignored.stderr
