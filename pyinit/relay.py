@@ -208,33 +208,55 @@ def start(
 
 
 class _Sink:
-    """One output stream (pyinit's stdout or stderr): complete lines waiting to be written."""
+    """One output stream (pyinit's stdout or stderr): complete lines waiting to be written.
 
-    __slots__ = ("blocked", "buf", "chunked", "dead", "fd", "pos", "probe", "queue", "size")
+    Three ways to write, by what the stream is:
+    - a regular file or /dev/null never makes a writer wait: plain writes;
+    - a pipe (a container engine's log pipe) is opened again through /proc/self/fd, which gives
+      the relay a file description of its own, made non-blocking: each write takes what fits,
+      up to the whole pipe, and never waits.  (O_NONBLOCK on the inherited description would
+      reach pyinit and every other holder of it: never that.);
+    - anything else (a terminal, a socket, a pipe that cannot be opened again): writes of at
+      most PIPE_BUF bytes, each after poll says there is room.
+    """
+
+    __slots__ = (
+        "blocked",
+        "buf",
+        "chunked",
+        "dead",
+        "fd",
+        "paused",
+        "pos",
+        "probe",
+        "queue",
+        "size",
+        "sources",
+    )
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.queue: list[bytes] = []
+        self.queue: list[bytes | memoryview] = []  # joined into one buffer at the next flush
+        self.sources: list[int] = []  # the pipes whose lines come here, while open
+        self.paused = False  # those pipes are not being read (back-pressure)
         self.buf = b""  # being written, from pos
         self.pos = 0
         self.size = 0  # bytes not yet written
         self.dead = False
         self.blocked = False  # waiting for POLLOUT
+        self.chunked = False
         try:
-            mode = os.fstat(fd).st_mode
-            # Regular files and /dev/null never make a writer wait; a pipe, a socket or a
-            # terminal can, so those get small writes, each after poll says there is room.
-            self.chunked = not (stat.S_ISREG(mode) or (stat.S_ISCHR(mode) and not os.isatty(fd)))
+            info = os.fstat(fd)
         except OSError:
             self.dead = True
-            self.chunked = False
+        else:
+            if stat.S_ISFIFO(info.st_mode):
+                self.fd = _reopen_nonblocking(fd, info)
+                self.chunked = self.fd == fd
+            elif not stat.S_ISREG(info.st_mode):
+                self.chunked = not stat.S_ISCHR(info.st_mode) or os.isatty(fd)
         self.probe = select.poll()
-        self.probe.register(fd, select.POLLOUT)
-
-    def add(self, data: bytes) -> None:
-        if not self.dead:
-            self.queue.append(data)
-            self.size += len(data)
+        self.probe.register(self.fd, select.POLLOUT)
 
     def drop(self) -> None:
         self.dead = True
@@ -247,7 +269,7 @@ class _Sink:
         self.blocked = False
         while self.size and not self.dead:
             if self.pos >= len(self.buf):
-                self.buf = self.queue[0] if len(self.queue) == 1 else b"".join(self.queue)
+                self.buf = b"".join(self.queue)  # one copy of the round's output
                 self.queue = []
                 self.pos = 0
             end = len(self.buf)
@@ -260,6 +282,7 @@ class _Sink:
                     newline = self.buf.rfind(b"\n", self.pos, end)
                     if newline >= 0:
                         end = newline + 1
+            wanted = end - self.pos
             try:
                 written = os.write(self.fd, memoryview(self.buf)[self.pos : end])
             except OSError as exc:
@@ -270,9 +293,25 @@ class _Sink:
                     self.drop()
                     return
                 # ENOSPC, EDQUOT, EFBIG...: these lines are lost; later ones may fit.
-                written = end - self.pos
+                written = wanted
             self.pos += written
             self.size -= written
+            if written < wanted and not self.chunked:
+                self.blocked = True  # the pipe is full: wait for POLLOUT rather than for EAGAIN
+                return
+
+
+def _reopen_nonblocking(fd: int, info: os.stat_result) -> int:
+    """A non-blocking description of our own on the pipe at fd (closing fd); fd if not possible."""
+    try:
+        new = os.open("/proc/self/fd/%d" % fd, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return fd  # no /proc, or the pipe belongs to another user, or no reader (ENXIO)
+    same = os.fstat(new)
+    if (same.st_dev, same.st_ino) != (info.st_dev, info.st_ino):
+        os.close(new)
+        return fd
+    return new
 
 
 class _Source:
@@ -290,39 +329,48 @@ class _Source:
         self.eof = False
 
     def feed(self, data: bytes) -> None:
+        """Queue the complete lines of data, prefixed; hold the unfinished one."""
         sink = self.sink
         if sink.dead:
             return  # drain and drop
-        end = data.rfind(b"\n")
-        if end < 0:
+        end = data.rfind(b"\n") + 1
+        if not end:
             self.parts.append(data)
             self.held += len(data)
             if self.held > LINE_MAX:  # bounded: out it goes as a line of its own
                 self.end_line()
             return
+        queue = sink.queue
+        queue.append(self.prefix)
+        size = len(self.prefix) + self.held
         if self.parts:
-            self.parts.append(data[: end + 1])
-            lines = b"".join(self.parts)
+            queue.extend(self.parts)
             self.parts = []
             self.held = 0
-        else:
-            lines = data[: end + 1] if end + 1 < len(data) else data
-        # One bytes operation prefixes every line of the chunk: no per-line Python loop.
-        sink.add(self.prefix + lines[:-1].replace(b"\n", self.split) + b"\n")
-        if end + 1 < len(data):
-            rest = data[end + 1 :]
-            self.parts.append(rest)
-            self.held = len(rest)
-            if self.held > LINE_MAX:
+        # One bytes operation prefixes every line of the chunk (no per-line Python code); the
+        # prefix it puts after the last newline, and the unfinished line, are left out by a view.
+        body = data.replace(b"\n", self.split)
+        tail = len(data) - end
+        cut = len(body) - tail - len(self.prefix)
+        queue.append(memoryview(body)[:cut])
+        sink.size += size + cut
+        if tail:
+            self.parts.append(data[end:])
+            self.held = tail
+            if tail > LINE_MAX:
                 self.end_line()
 
     def end_line(self) -> None:
         """Emit the unfinished line, with a newline added (EOF, finish, or LINE_MAX)."""
         if self.parts:
-            line = b"".join(self.parts)
+            sink = self.sink
+            if not sink.dead:
+                sink.queue.append(self.prefix)
+                sink.queue.extend(self.parts)
+                sink.queue.append(b"\n")
+                sink.size += len(self.prefix) + self.held + 1
             self.parts = []
             self.held = 0
-            self.sink.add(self.prefix + line + b"\n")
 
 
 def _serve(sources_spec: list[tuple[int, int, bytes]], lifeline: int, finish_timeout: float) -> None:
@@ -337,65 +385,71 @@ def _serve(sources_spec: list[tuple[int, int, bytes]], lifeline: int, finish_tim
             comm.write(b"pyinit-relay")
     except OSError:
         pass
-    sinks: dict[int, _Sink] = {}
+    given: dict[int, _Sink] = {}  # by the descriptor the caller gave
     sources: dict[int, _Source] = {}
     for fd, sink_fd, prefix in sources_spec:
-        sink = sinks.get(sink_fd)
+        sink = given.get(sink_fd)
         if sink is None:
-            sink = sinks[sink_fd] = _Sink(sink_fd)
+            sink = given[sink_fd] = _Sink(sink_fd)
         sources[fd] = _Source(fd, sink, prefix)
+        sink.sources.append(fd)
+    sinks = {sink.fd: sink for sink in given.values()}  # by the descriptor written to
     _close_others(set(sources) | set(sinks) | {lifeline})
     for fd in list(sources) + [lifeline]:
         os.set_blocking(fd, False)  # our own read ends: no one else shares these descriptions
 
     poller = select.poll()
-    reading: set[int] = set()  # sources registered with poller
-    writing: set[int] = set()  # sinks registered with poller (waiting for room)
     poller.register(lifeline, _IN)
     for fd in sources:
         poller.register(fd, _IN)
-        reading.add(fd)
-
+    read = os.read
     finishing = False
     while sources or any(sink.size for sink in sinks.values()):
         for fd, event in poller.poll():
-            if fd == lifeline:
+            source = sources.get(fd)
+            if source is not None:  # one read per ready pipe per round: fair
+                try:
+                    data = read(fd, READ_SIZE)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if data:
+                    source.feed(data)
+                    continue
+                source.end_line()  # EOF
+                del sources[fd]
+                poller.unregister(fd)
+                source.sink.sources.remove(fd)
+                os.close(fd)
+            elif fd == lifeline:
                 finishing = _lifeline_closed(fd)
                 if finishing:
                     break
-                continue
-            source = sources.get(fd)
-            if source is not None:
-                _read_once(source)
-                if source.eof:
-                    del sources[fd]
-                    poller.unregister(fd)
-                    reading.discard(fd)
             elif fd in sinks and event & (select.POLLERR | select.POLLNVAL) and not sinks[fd].size:
                 sinks[fd].drop()
         if finishing:
             break
         for sink in sinks.values():
+            was_blocked = sink.blocked
             if sink.size:
                 sink.flush()
-            if sink.blocked != (sink.fd in writing):
+            else:
+                sink.blocked = False
+            if sink.blocked != was_blocked:
                 if sink.blocked:
                     poller.register(sink.fd, _OUT)
-                    writing.add(sink.fd)
                 else:
                     poller.unregister(sink.fd)
-                    writing.discard(sink.fd)
-        # Back-pressure: pipes feeding a stream with too much unwritten output wait in the
-        # kernel (their programs block in write) until the stream takes it.
-        for fd, source in sources.items():
-            wanted = source.sink.size < HIGH_WATER
-            if wanted != (fd in reading):
-                if wanted:
-                    poller.register(fd, _IN)
-                    reading.add(fd)
-                else:
-                    poller.unregister(fd)
-                    reading.discard(fd)
+            # Back-pressure: the pipes feeding a stream with too much unwritten output are not
+            # read (their programs wait in write) until the stream takes it.
+            if sink.paused != (sink.size >= HIGH_WATER):
+                sink.paused = not sink.paused
+                for fd in sink.sources:
+                    if sink.paused:
+                        poller.unregister(fd)
+                    else:
+                        poller.register(fd, _IN)
     if finishing:
         _finish(list(sources.values()), list(sinks.values()), finish_timeout)
 
@@ -407,21 +461,6 @@ def _lifeline_closed(fd: int) -> bool:
         return False
     except OSError:
         return True
-
-
-def _read_once(source: _Source) -> None:
-    try:
-        data = os.read(source.fd, READ_SIZE)
-    except BlockingIOError:
-        return
-    except OSError:
-        data = b""
-    if data:
-        source.feed(data)
-    else:
-        source.eof = True
-        source.end_line()
-        os.close(source.fd)
 
 
 def _finish(sources: list[_Source], sinks: list[_Sink], timeout: float) -> None:

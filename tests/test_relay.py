@@ -16,6 +16,7 @@ import sys
 import termios
 import threading
 import time
+import tty
 from pathlib import Path
 
 import psutil
@@ -255,6 +256,57 @@ def test_a_line_longer_than_line_max_comes_out_in_pieces_with_no_byte_lost(harne
     assert of(lines, b"small | ") == expected_lines("s", 200, 10)
 
 
+def test_a_terminal_gets_whole_lines_too(harness):
+    """A terminal cannot be opened again non-blocking: small writes after poll, still whole lines."""
+    master, slave = os.openpty()
+    tty.setraw(slave)  # no \n -> \r\n translation
+    h = harness(["alpha", "b"], out_fd=slave)
+    received = bytearray()
+
+    def read_master():
+        while True:
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:  # EIO: every slave descriptor is closed
+                return
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read_master, daemon=True)
+    reader.start()
+    h.spawn("alpha", WRITER + ["lines", "alpha", "2000", "700", "3"])
+    h.spawn("b", WRITER + ["lines", "b", "300", "9000", "5"])
+    assert h.finish() == 0
+    os.close(slave)
+    reader.join(60)
+    os.close(master)
+    lines = bytes(received).split(b"\n")[:-1]
+    assert of(lines, b"alpha | ") == expected_lines("alpha", 2000, 700)
+    assert of(lines, b"b     | ") == expected_lines("b", 300, 9000)
+    assert len(lines) == 2300
+
+
+def test_the_stream_it_was_given_is_never_made_non_blocking(harness):
+    """The relay writes to a pipe through a non-blocking description of its own, not pyinit's."""
+    read_end, write_end = os.pipe()
+    h = harness(["a"], out_fd=write_end)  # the test keeps write_end, as pyinit keeps its stdout
+    collector = Collector(read_end)
+    h.sh("a", "echo hello")
+    h.relay.close_write_ends()
+    h.programs[0].wait(60)
+    wait_until(lambda: b"a | hello\n" in collector.data, message="the line")
+    assert os.get_blocking(write_end)
+    relay_flags = []
+    for fd in os.listdir("/proc/%d/fd" % h.relay.pid):
+        if os.readlink("/proc/%d/fd/%s" % (h.relay.pid, fd)) == os.readlink("/proc/self/fd/%d" % write_end):
+            with open("/proc/%d/fdinfo/%s" % (h.relay.pid, fd)) as info:
+                relay_flags.append(int(info.read().split("flags:")[1].split()[0], 8))
+    assert relay_flags and all(flags & os.O_NONBLOCK for flags in relay_flags)
+    assert h.wait_relay() == 0
+    os.close(write_end)
+
+
 # --- fairness and back-pressure ----------------------------------------------------------------
 
 
@@ -455,6 +507,7 @@ def test_wait_closes_everything_and_reaps_the_relay():
 def test_the_relay_blocks_every_signal_and_is_named_pyinit_relay(harness):
     h = harness(["a"])
     pid = h.relay.pid
+    wait_until(lambda: "poll" in wchan(pid), message="the relay to be set up")
     with open("/proc/%d/status" % pid) as status:
         fields = dict(line.rstrip("\n").split(":\t", 1) for line in status)
     blocked = int(fields["SigBlk"], 16)
@@ -476,6 +529,7 @@ def test_the_relay_holds_only_its_pipes_and_streams(harness, tmp_path):
         h = harness(["a", "b"])
     finally:
         os.close(unrelated)
+    wait_until(lambda: "poll" in wchan(h.relay.pid), message="the relay to be set up")
     program_pipes = {os.fstat(fd).st_ino for name in ("a", "b") for fd in h.relay.fds(name)}
     read, written = set(), set()
     for fd in os.listdir("/proc/%d/fd" % h.relay.pid):
