@@ -14,11 +14,12 @@ only); a writer that must wait for a slow log reader would hold up signal forwar
 reaping; and a relay that dies cannot take PID 1 with it.
 
 Guarantees:
-- Lines are never cut and never mixed: the relay only ever hands the kernel complete lines of
-  one program (several, batched, in one write), so no two programs' bytes meet inside a line.
-  Writes to a pipe are at most PIPE_BUF (4096) bytes and end at a newline when they can, so
-  even pyinit's own log messages (written by another process to the same stderr) fall between
-  lines, except inside a line longer than 4096 bytes.
+- Lines are never cut and never mixed: the relay is the only writer of the programs' output,
+  and it writes whole prefixed lines (a round's lines batched in one write), so no two
+  programs' bytes ever meet inside a line.  One thing can: a message pyinit itself writes to
+  the same stream, if it comes while the stream is full and the kernel took only part of the
+  relay's last write (a pipe takes what fits; see _Sink for how each kind of stream is
+  written).  Send pyinit's own messages through the relay too to rule that out.
 - Bytes pass unchanged (no decoding): only `\\n` separates lines.
 - A last line without a newline (at the program's exit, or when the relay is told to finish)
   is written with a newline added.
@@ -385,12 +386,13 @@ def _serve(sources_spec: list[tuple[int, int, bytes]], lifeline: int, finish_tim
             comm.write(b"pyinit-relay")
     except OSError:
         pass
-    given: dict[int, _Sink] = {}  # by the descriptor the caller gave
+    given: dict[object, _Sink] = {}  # by what the descriptor the caller gave leads to
     sources: dict[int, _Source] = {}
     for fd, sink_fd, prefix in sources_spec:
-        sink = given.get(sink_fd)
+        key = _stream_identity(sink_fd)
+        sink = given.get(key)
         if sink is None:
-            sink = given[sink_fd] = _Sink(sink_fd)
+            sink = given[key] = _Sink(sink_fd)
         sources[fd] = _Source(fd, sink, prefix)
         sink.sources.append(fd)
     sinks = {sink.fd: sink for sink in given.values()}  # by the descriptor written to
@@ -452,6 +454,24 @@ def _serve(sources_spec: list[tuple[int, int, bytes]], lifeline: int, finish_tim
                         poller.register(fd, _IN)
     if finishing:
         _finish(list(sources.values()), list(sinks.values()), finish_timeout)
+
+
+def _stream_identity(fd: int) -> object:
+    """What decides whether two descriptors are one stream.
+
+    pyinit started with `2>&1` into a pipe or a terminal has two descriptors on one stream:
+    written separately, a partial write to the full pipe from one could be followed by the
+    other's lines in the middle of a line.  So a pipe, socket or terminal is one stream (one
+    queue, one writer) however many descriptors lead to it.  A regular file keeps one stream
+    per descriptor (each has its own offset, and its writes are never partial).
+    """
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return fd
+    if stat.S_ISREG(info.st_mode):
+        return fd
+    return (info.st_dev, info.st_ino)
 
 
 def _lifeline_closed(fd: int) -> bool:

@@ -256,6 +256,36 @@ def test_a_line_longer_than_line_max_comes_out_in_pieces_with_no_byte_lost(harne
     assert of(lines, b"small | ") == expected_lines("s", 200, 10)
 
 
+def test_stdout_and_stderr_on_one_pipe_never_mix_even_when_it_is_full(harness):
+    """pyinit run with 2>&1 into a pipe: two descriptors, one pipe, read slowly so it fills."""
+    read_end, write_end = os.pipe()
+    second = os.dup(write_end)
+    h = harness(["out", "err"], out_fd=write_end, err_fd=second)
+    os.close(write_end)
+    os.close(second)
+    received = bytearray()
+
+    def read_slowly():
+        while True:
+            chunk = os.read(read_end, 3000)
+            if not chunk:
+                return
+            received.extend(chunk)
+            time.sleep(0.0005)  # a slow reader: the pipe stays full, writes are partial
+
+    reader = threading.Thread(target=read_slowly, daemon=True)
+    reader.start()
+    h.spawn("out", WRITER + ["lines", "o", "150", "20000", "1"])
+    h.spawn("err", WRITER + ["fd", "2", ",", "lines", "e", "150", "20000", "1"])
+    assert h.finish() == 0
+    reader.join(60)
+    os.close(read_end)
+    lines = bytes(received).split(b"\n")[:-1]
+    assert of(lines, b"out | ") == expected_lines("o", 150, 20000)
+    assert of(lines, b"err | ") == expected_lines("e", 150, 20000)
+    assert len(lines) == 300
+
+
 def test_a_terminal_gets_whole_lines_too(harness):
     """A terminal cannot be opened again non-blocking: small writes after poll, still whole lines."""
     master, slave = os.openpty()
