@@ -15,11 +15,14 @@ Scenarios (each contender in turn, one run each, so the figures are ratios withi
 - paced: 2 x 1,000 lines, one per millisecond each: the latency a relay adds to a line;
 - under flood: one program floods, the other writes a line every 2 ms: that one's latency.
 
-Measured: wall time from "go" to the last line read (lines/s, MB/s), CPU of the contender's own
-processes over that span (the writers excluded; /proc ticks, 10 ms), latency per line (the
-writer stamps CLOCK_MONOTONIC into the line, this script reads it), and memory (PSS) of the
-contender's processes.  The writers wait for a signal to start and to exit, so start-up costs
-are not counted and every process is still there to be measured.
+Measured: wall time from "go" to the last line read (lines/s, MB/s; the throughput scenarios
+run --repeat times, contenders taking turns, and the median counts), CPU of the contender's own
+processes over that span (the writers excluded; every thread's /proc schedstat, in ns), latency
+per line (the writer stamps CLOCK_MONOTONIC into the line, this script reads it), memory (PSS)
+of the contender's processes, and lines that reached the pipe mixed with another's ("mixed":
+two programs writing lines longer than PIPE_BUF straight to one pipe do that).  The writers
+wait for a signal to start and to exit, so start-up costs are not counted and every process is
+still there to be measured.
 
 honcho and supervisord are installed, on first use, into a private venv (build/bench-relay/venv
 unless --venv says otherwise) with pip, from the host's pip configuration.
