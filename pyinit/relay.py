@@ -60,6 +60,7 @@ READ_SIZE = 1 << 16  # one read per ready pipe per round: a whole default pipe b
 LINE_MAX = 1 << 20  # bytes of one line held before it is emitted in pieces
 HIGH_WATER = 1 << 18  # unwritten bytes for one stream before its pipes stop being read
 PIPE_BUF = 4096  # the most one write(2) may carry to a pipe and still never block after POLLOUT
+IOV_MAX = 1024  # buffers per writev(2) (Linux's UIO_MAXIOV)
 SEPARATOR = " | "
 EXIT_FAILED = 70  # the relay's exit status when it fails inside (EX_SOFTWARE)
 
@@ -268,22 +269,58 @@ class _Sink:
     def flush(self) -> None:
         """Write what the stream takes now without waiting; `blocked` if it took less."""
         self.blocked = False
-        while self.size and not self.dead:
+        if self.size and not self.dead:
+            if self.chunked:
+                self._write_chunks()
+            else:
+                self._write_vector()
+
+    def _write_vector(self) -> None:
+        """writev(2) the queued pieces as they are (no copy); a partial write leaves the rest."""
+        queue = self.queue
+        while queue:
+            pieces = queue[:IOV_MAX] if len(queue) > IOV_MAX else queue
+            count = len(pieces)
+            try:
+                written = os.writev(self.fd, pieces)
+            except OSError as exc:
+                if exc.errno in _RETRY:
+                    self.blocked = True
+                elif exc.errno in _DEAD:
+                    self.drop()
+                else:  # ENOSPC, EDQUOT, EFBIG...: these lines are lost; later ones may fit.
+                    self.size -= sum(len(piece) for piece in pieces)
+                    del queue[:count]
+                    continue
+                return
+            self.size -= written
+            done = 0
+            while done < count and written >= len(pieces[done]):
+                written -= len(pieces[done])
+                done += 1
+            if done < count:  # the pipe is full: the rest waits for POLLOUT (rather than EAGAIN)
+                queue[done] = memoryview(queue[done])[written:]
+                del queue[:done]
+                self.blocked = True
+                return
+            del queue[:count]
+
+    def _write_chunks(self) -> None:
+        """At most PIPE_BUF bytes at a time, ending at a newline when possible, after POLLOUT."""
+        while self.size:
             if self.pos >= len(self.buf):
-                self.buf = b"".join(self.queue)  # one copy of the round's output
+                self.buf = b"".join(self.queue)
                 self.queue = []
                 self.pos = 0
+            if not self.probe.poll(0):
+                self.blocked = True
+                return
             end = len(self.buf)
-            if self.chunked:
-                if not self.probe.poll(0):
-                    self.blocked = True
-                    return
-                if end - self.pos > PIPE_BUF:
-                    end = self.pos + PIPE_BUF
-                    newline = self.buf.rfind(b"\n", self.pos, end)
-                    if newline >= 0:
-                        end = newline + 1
-            wanted = end - self.pos
+            if end - self.pos > PIPE_BUF:
+                end = self.pos + PIPE_BUF
+                newline = self.buf.rfind(b"\n", self.pos, end)
+                if newline >= 0:
+                    end = newline + 1
             try:
                 written = os.write(self.fd, memoryview(self.buf)[self.pos : end])
             except OSError as exc:
@@ -293,13 +330,9 @@ class _Sink:
                 if exc.errno in _DEAD:
                     self.drop()
                     return
-                # ENOSPC, EDQUOT, EFBIG...: these lines are lost; later ones may fit.
-                written = wanted
+                written = end - self.pos  # lost, as above
             self.pos += written
             self.size -= written
-            if written < wanted and not self.chunked:
-                self.blocked = True  # the pipe is full: wait for POLLOUT rather than for EAGAIN
-                return
 
 
 def _reopen_nonblocking(fd: int, info: os.stat_result) -> int:
@@ -348,13 +381,17 @@ class _Source:
             queue.extend(self.parts)
             self.parts = []
             self.held = 0
-        # One bytes operation prefixes every line of the chunk (no per-line Python code); the
-        # prefix it puts after the last newline, and the unfinished line, are left out by a view.
-        body = data.replace(b"\n", self.split)
         tail = len(data) - end
-        cut = len(body) - tail - len(self.prefix)
-        queue.append(memoryview(body)[:cut])
-        sink.size += size + cut
+        if data.find(b"\n") == end - 1:  # one line (a long one, often): no copy at all
+            queue.append(memoryview(data)[:end] if tail else data)
+            sink.size += size + end
+        else:
+            # One bytes operation prefixes every line of the chunk (no per-line Python code);
+            # the prefix it puts after the last newline, and the unfinished line, are left out.
+            body = data.replace(b"\n", self.split)
+            cut = len(body) - tail - len(self.prefix)
+            queue.append(memoryview(body)[:cut])
+            sink.size += size + cut
         if tail:
             self.parts.append(data[end:])
             self.held = tail

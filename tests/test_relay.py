@@ -323,9 +323,8 @@ def test_the_stream_it_was_given_is_never_made_non_blocking(harness):
     read_end, write_end = os.pipe()
     h = harness(["a"], out_fd=write_end)  # the test keeps write_end, as pyinit keeps its stdout
     collector = Collector(read_end)
-    h.sh("a", "echo hello")
+    program = h.sh("a", "echo hello; exec sleep 1000")  # keeps the relay running
     h.relay.close_write_ends()
-    h.programs[0].wait(60)
     wait_until(lambda: b"a | hello\n" in collector.data, message="the line")
     assert os.get_blocking(write_end)
     relay_flags = []
@@ -334,6 +333,7 @@ def test_the_stream_it_was_given_is_never_made_non_blocking(harness):
             with open("/proc/%d/fdinfo/%s" % (h.relay.pid, fd)) as info:
                 relay_flags.append(int(info.read().split("flags:")[1].split()[0], 8))
     assert relay_flags and all(flags & os.O_NONBLOCK for flags in relay_flags)
+    program.kill()
     assert h.wait_relay() == 0
     os.close(write_end)
 
