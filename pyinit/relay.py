@@ -213,11 +213,11 @@ class _Sink:
     """One output stream (pyinit's stdout or stderr): complete lines waiting to be written.
 
     Three ways to write, by what the stream is:
-    - a regular file or /dev/null never makes a writer wait: plain writes;
+    - a regular file or /dev/null never makes a writer wait: writev(2) too;
     - a pipe (a container engine's log pipe) is opened again through /proc/self/fd, which gives
-      the relay a file description of its own, made non-blocking: each write takes what fits,
-      up to the whole pipe, and never waits.  (O_NONBLOCK on the inherited description would
-      reach pyinit and every other holder of it: never that.);
+      the relay a file description of its own, made non-blocking: one writev(2) of the queued
+      pieces (no copy) takes what fits, up to the whole pipe, and never waits.  (O_NONBLOCK on
+      the inherited description would reach pyinit and every other holder of it: never that.);
     - anything else (a terminal, a socket, a pipe that cannot be opened again): writes of at
       most PIPE_BUF bytes, each after poll says there is room.
     """
