@@ -38,8 +38,10 @@ MAX_VERBOSITY = 4
 DEFAULT_GRACE = 8.0
 
 _DEFAULTS: dict[str, object] = {
-    # what to run
+    # what to run: one command, or several programs ((name, shell command), ...: a Procfile)
     "command": (),
+    "programs": (),
+    "prefix": True,  # several programs: their output relayed, each line prefixed with the name
     "exec_only": False,  # pyinit exec / gosu: no fork, no supervisor
     # whose command line: its texts, exit codes and rules (personalities/)
     "personality": "pyinit",
@@ -88,6 +90,8 @@ class Config:
     __slots__ = tuple(_DEFAULTS)
 
     command: tuple[str, ...]
+    programs: tuple[tuple[str, str], ...]
+    prefix: bool
     exec_only: bool
     personality: str
     session: str
@@ -127,6 +131,10 @@ class Config:
                 raise ValueError("Config.%s must be one of %s, not %r" % (key, choices, getattr(self, key)))
         if not (isinstance(self.command, tuple) and all(isinstance(word, str) for word in self.command)):
             raise ValueError("Config.command must be a tuple of str")
+        if self.programs and (self.command or self.exec_only):
+            raise ValueError("Config: a command or programs, not both; programs are never exec'd in place")
+        if len({name for name, _ in self.programs}) != len(self.programs):
+            raise ValueError("Config.programs: a name twice")
         if not 0 <= self.verbosity <= MAX_VERBOSITY:
             raise ValueError("Config.verbosity must be 0-%d, not %r" % (MAX_VERBOSITY, self.verbosity))
         if self.grace is not None and not self.grace >= 0:

@@ -35,13 +35,15 @@ _LISTED = 5  # processes named in one warning line; the rest are counted
 
 
 class Leftovers:
-    def __init__(self, log: Log, pgid: int, group_stop: tuple[int, float] | None) -> None:
-        """pgid: the program's process group; group_stop: (signal, CLOCK_BOOTTIME seconds) of
-        the first stop signal pyinit forwarded to that group, if any."""
+    def __init__(
+        self, log: Log, group_stops: dict[int, tuple[int, float]], exclude: frozenset[int] = frozenset()
+    ) -> None:
+        """group_stops: program's process group -> (signal, CLOCK_BOOTTIME seconds) of the
+        first stop signal pyinit sent that group; exclude: pyinit's own helpers (the relay)."""
         self.log = log
-        self.pgid = pgid
-        self.group_signo = group_stop[0] if group_stop else 0
-        self.group_tick = int(group_stop[1] * os.sysconf("SC_CLK_TCK")) if group_stop else 0
+        ticks = os.sysconf("SC_CLK_TCK")
+        self.group_stops = {pgid: (signo, int(at * ticks)) for pgid, (signo, at) in group_stops.items()}
+        self.exclude = exclude
         self.signo = signal.SIGTERM  # what stop() last sent: newcomers get the same
         self.seen: set[tuple[int, int]] = set()  # every process dealt with, by (pid, start time)
         self.waiting: dict[tuple[int, int], procfs.Proc] = {}  # those worth waiting for
@@ -50,7 +52,7 @@ class Leftovers:
 
     def stop(self, signo: int) -> int | None:
         """Stop every owned process not dealt with yet; how many got signo (None: no /proc)."""
-        processes = procfs.owned()
+        processes = procfs.owned(self.exclude)
         if processes is None:
             return None
         self.signo = signo
@@ -102,19 +104,14 @@ class Leftovers:
         return sent
 
     def _got_group_stop(self, proc: procfs.Proc, status: procfs.Status) -> bool:
-        """Whether proc got the stop signal forwarded to the program's group (one stop, one
-        SIGTERM): it is in that group, was started before the signal went out, and does not
-        ignore it."""
-        return (
-            self.group_signo != 0
-            and proc.pgid == self.pgid
-            and proc.starttime < self.group_tick
-            and not status.ignores(self.group_signo)
-        )
+        """Whether proc got a stop signal sent to a program's group (one stop, one SIGTERM): it
+        is in that group, was started before the signal went out, and does not ignore it."""
+        stop = self.group_stops.get(proc.pgid)
+        return stop is not None and proc.starttime < stop[1] and not status.ignores(stop[0])
 
     def kill_all(self) -> int:
         """The grace period is over: SIGKILL everything owned that can be; how many."""
-        processes = procfs.owned()
+        processes = procfs.owned(self.exclude)
         if processes is None:
             return 0
         killed, refused = 0, []
@@ -149,7 +146,7 @@ class Leftovers:
             if now is None or now.starttime != proc.starttime or now.zombie:
                 del self.waiting[key]
         if not self.waiting:
-            processes = procfs.owned()
+            processes = procfs.owned(self.exclude)
             if processes:
                 newcomers = [proc for proc in processes if proc.key not in self.seen]
                 if newcomers:

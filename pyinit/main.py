@@ -79,14 +79,14 @@ def run(argv: list[str], environ: dict[str, str] | os._Environ[str], inherited_m
     try:
         if config.exec_only:
             startup.exec_program(config, personality)  # returns only by raising
-        child, took_terminal = startup.start(config, personality, log, inherited_mask)
+        started = startup.start(config, personality, log, inherited_mask)
     except StartError as error:
         if config.exec_only:  # exec mode changed the mask in place: back to what was inherited
             signal.pthread_sigmask(signal.SIG_SETMASK, inherited_mask)
         return personality.start_failed(log, config, error)
     from .supervisor import Supervisor
 
-    return Supervisor(config, log, child, took_terminal=took_terminal).run()
+    return Supervisor(config, log, started).run()
 
 
 def _name_process(name: str) -> None:

@@ -194,11 +194,12 @@ def proc_matches_us() -> bool:
         return False
 
 
-def owned() -> list[Proc] | None:
+def owned(exclude: frozenset[int] = frozenset()) -> list[Proc] | None:
     """Live (not zombie) processes pyinit owns, or None when /proc cannot tell.
 
     "Owned" means every process pyinit would adopt: all of the PID namespace when pyinit is its
     PID 1, the descendants of pyinit otherwise (as a subreaper, orphans below it come back).
+    exclude: pyinit's own helpers (the output relay), never stopped as leftovers.
     """
     if not proc_matches_us():
         return None
@@ -207,7 +208,7 @@ def owned() -> list[Proc] | None:
     if not table:
         return None
     found = [proc for pid, proc in table.items() if pid != 1] if me == 1 else descendants(me, table)
-    return [proc for proc in found if not proc.zombie]
+    return [proc for proc in found if not proc.zombie and proc.pid not in exclude]
 
 
 def send(proc: Proc, signo: int) -> bool:

@@ -45,6 +45,7 @@ class Plan:
         "restore_sigchld",
         "session",
         "sh_fallback",
+        "stdio",
         "take_terminal",
     )
 
@@ -62,6 +63,7 @@ class Plan:
         sh_fallback: bool = True,
         lookup: Callable[[str, dict[str, str]], str | None] | None = None,
         oom_score: int | None = None,
+        stdio: tuple[int, int, int] | None = None,
     ) -> None:
         self.argv = argv
         self.env = env
@@ -74,19 +76,22 @@ class Plan:
         self.sh_fallback = sh_fallback
         self.lookup = lookup  # a personality's own PATH search (gosu); raises StartError
         self.oom_score = oom_score  # the program's oom_score_adj (oom.py), None: as inherited
+        self.stdio = stdio  # descriptors to become the program's 0, 1, 2; None: pyinit's own
         self.parent_pid = os.getpid()
         self.cwd_fd = -1  # set by spawn(): the caller's working directory, for the child
 
 
 class Child:
-    """A started child: its pid, its process group, and the notes its setup sent back."""
+    """A started child: its pid, its process group, the notes its setup sent back, and its name
+    (several programs: the Procfile's; one program: None)."""
 
-    __slots__ = ("notes", "pgid", "pid")
+    __slots__ = ("name", "notes", "pgid", "pid")
 
-    def __init__(self, pid: int, pgid: int, notes: list[tuple[str, int]]) -> None:
+    def __init__(self, pid: int, pgid: int, notes: list[tuple[str, int]], name: str | None = None) -> None:
         self.pid = pid
         self.pgid = pgid
         self.notes = notes
+        self.name = name
 
 
 def spawn(plan: Plan) -> Child:
@@ -218,6 +223,16 @@ def _setup_and_exec(plan: Plan, report: Callable[[str], None]) -> None:
             os.fchdir(plan.cwd_fd)
         except OSError as exc:
             raise StartError("fchdir", exc.errno) from None
+    # 0b. Standard descriptors (several programs: stdin on /dev/null, output to the relay):
+    #    before anything can report through them; dup2's copies are inheritable, the
+    #    originals close at exec.
+    if plan.stdio is not None:
+        for target, fd in enumerate(plan.stdio):
+            if fd != target:
+                try:
+                    os.dup2(fd, target)
+                except OSError as exc:
+                    raise StartError("dup2", exc.errno) from None
     # 1. Process group or session first: the terminal steps below act on it, and the parent
     #    forwards signals to this group from the moment spawn() returns.
     if plan.session == "pgroup":

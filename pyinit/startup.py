@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import os
 
-from .errors import StartError
+from .errors import Exit, StartError
 from .log import INFO
 from .signals import signal  # the C module: see signals.py
 from .spawn import Child, Plan, exec_in_place, spawn
@@ -21,10 +21,26 @@ if TYPE_CHECKING:
     from .config import Config
     from .log import Log
     from .personalities import Personality
+    from .relay import Relay
 
 
-def start(config: Config, personality: Personality, log: Log, inherited_mask: set[int]) -> tuple[Child, bool]:
-    """Start the program; return it and whether it was handed the terminal."""
+class Started:
+    """What start() started: the programs (one, or a Procfile's, in order), whether the one
+    program was handed the terminal, the output relay if there is one, and a program that could
+    not be started after others were (its name and status: the first to end)."""
+
+    __slots__ = ("children", "failed", "relay", "took_terminal")
+
+    def __init__(self) -> None:
+        self.children: list[Child] = []
+        self.took_terminal = False
+        self.relay: Relay | None = None
+        self.failed: tuple[str, int] | None = None
+
+
+def start(config: Config, personality: Personality, log: Log, inherited_mask: set[int]) -> Started:
+    """Start the program, or every program of a Procfile; raises StartError when nothing could
+    be started."""
     for note in config.notes:
         log.debug("note", "%(dumb_init_text)s", dumb_init_text=note)
     # An inherited SIG_IGN for SIGCHLD makes the kernel reap children itself, and their exit
@@ -43,18 +59,16 @@ def start(config: Config, personality: Personality, log: Log, inherited_mask: se
         except OSError as exc:
             raise StartError("setup", exc.errno or 0) from None
     credentials = _credentials(config, personality)
-
+    started = Started()
     if config.session == "setsid":
         from . import terminal
 
         terminal.detach(log)
-        take_terminal = True
-    elif config.session == "pgroup" and os.isatty(0):  # no terminal, no module to import
-        from .terminal import is_ours
+        started.took_terminal = True
+    elif config.session == "pgroup" and not config.programs and os.isatty(0):
+        from .terminal import is_ours  # no terminal (or several programs): no module to import
 
-        take_terminal = is_ours()
-    else:
-        take_terminal = False
+        started.took_terminal = is_ours()
     oom_score = None
     if os.getpid() == 1:  # the container dies with its PID 1: never the OOM killer's choice
         from . import oom
@@ -64,7 +78,7 @@ def start(config: Config, personality: Personality, log: Log, inherited_mask: se
         list(config.command),
         dict(os.environ),
         session=config.session,
-        take_terminal=take_terminal,
+        take_terminal=started.took_terminal,
         restore_mask=inherited_mask,
         restore_sigchld=inherited_sigchld,
         credentials=credentials,
@@ -76,15 +90,68 @@ def start(config: Config, personality: Personality, log: Log, inherited_mask: se
     # collector back on if a launcher paused it for start-up.
     gc.freeze()
     gc.enable()
+    if config.programs:
+        _start_programs(config, personality, log, plan, started)
+    else:
+        started.children.append(_spawn(plan, log, oom_score))
+    return started
+
+
+def _start_programs(config: Config, personality: Personality, log: Log, plan: Plan, started: Started) -> None:
+    """A Procfile: each program through /bin/sh -c, in file order, each in its own process
+    group, stdin on /dev/null, no terminal (several programs cannot share one), stdout and
+    stderr through the relay (unless --no-prefix).  A program that cannot be started ends
+    the start: it is the first to end, and the ones already running are stopped."""
+    names = [name for name, _ in config.programs]
+    try:
+        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise StartError("setup", exc.errno or 0) from None
+    if config.prefix:
+        from . import relay
+
+        try:
+            started.relay = relay.start(names)
+        except OSError as exc:
+            os.close(null)
+            raise StartError("relay", exc.errno or 0) from None
+    try:
+        for name, command in config.programs:
+            out, err = started.relay.fds(name) if started.relay is not None else (1, 2)
+            plan.argv = ["/bin/sh", "-c", command]
+            plan.stdio = (null, out, err)
+            try:
+                child = _spawn(plan, log, plan.oom_score, name)
+            except StartError as error:
+                # Reported in the personality's words, naming the shell that could not run.
+                code = personality.start_failed(
+                    log, config.replace(programs=(), command=tuple(plan.argv)), error
+                )
+                if not started.children:
+                    raise Exit(code) from None  # nothing runs: nothing to stop
+                started.failed = (name, code)
+                break
+            started.children.append(child)
+    except BaseException:
+        if started.relay is not None:
+            started.relay.wait(timeout=2.0)
+        raise
+    finally:
+        os.close(null)
+        if started.relay is not None:
+            started.relay.close_write_ends()  # EOF comes when the programs close theirs
+
+
+def _spawn(plan: Plan, log: Log, oom_score: int | None, name: str | None = None) -> Child:
     child = spawn(plan)
-    log.info(
-        "spawned",
-        "started %(command_text)r as pid %(pid)d (process group %(pgid)d)",
-        command_text=" ".join(config.command),
-        pid=child.pid,
-        pgid=child.pgid,
-        command=list(config.command),
-    )
+    child.name = name
+    fields: dict[str, object] = {"pid": child.pid, "pgid": child.pgid, "command": list(plan.argv)}
+    if name is None:
+        template = "started %(command_text)r as pid %(pid)d (process group %(pgid)d)"
+    else:
+        template = "started %(program)s, %(command_text)r, as pid %(pid)d (process group %(pgid)d)"
+        fields["program"] = name
+    log.info("spawned", template, command_text=" ".join(plan.argv[2:] if name else plan.argv), **fields)
     for note, errno in child.notes:
         if note == "tcsetpgrp":
             log.warn(
@@ -103,7 +170,7 @@ def start(config: Config, personality: Personality, log: Log, inherited_mask: se
             log.debug("setsid", "the program runs in its own session")
         elif note == "oom-score":
             log.warn("oom-score", "could not set the program's oom_score_adj to %(score)d", score=oom_score)
-    return child, take_terminal
+    return child
 
 
 def exec_program(config: Config, personality: Personality) -> None:

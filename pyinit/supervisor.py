@@ -4,6 +4,10 @@ Every signal pyinit handles is blocked (main.py did it before the fork) and coll
 sigwaitinfo, so no Python signal handler ever runs and an idle pyinit makes no system call at
 all.  A deadline (grace period, delayed signal, batched reaping) is the only reason to wait
 with a timeout.  Shaped like tini's: one function forwards (`_forward`), one reaps (`_reap`).
+
+Several programs (a Procfile) are more children of the same loop: every forwarded signal goes
+to each running program's group; when one ends, the others are stopped (fail fast) and pyinit
+exits with the status of the one that ended first.  One program is the same loop with one.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .leftovers import Leftovers
     from .log import Log
-    from .spawn import Child
+    from .startup import Started
 
 _WAIT_FLAGS = os.WNOHANG | os.WUNTRACED | os.WCONTINUED
 _SI_USER = 0  # siginfo.si_code of a signal sent with kill(2) (or raised by the kernel for a write)
@@ -55,12 +59,23 @@ def _children_remain() -> bool:
     return True
 
 
+class _Program:
+    """A started program, as the loop knows it."""
+
+    __slots__ = ("dest", "name", "pgid", "pid", "stopped")
+
+    def __init__(self, pid: int, pgid: int, dest: int, name: str | None) -> None:
+        self.pid = pid
+        self.pgid = pgid
+        self.dest = dest  # where forwarded signals go: -pgid (its group) or pid
+        self.name = name  # a Procfile's name; None for the one program of a command line
+        self.stopped = False  # as the last reaped state change said
+
+
 class Supervisor:
-    def __init__(self, config: Config, log: Log, child: Child, *, took_terminal: bool) -> None:
+    def __init__(self, config: Config, log: Log, started: Started) -> None:
         self.config = config
         self.log = log
-        self.main_pid = child.pid
-        self.pgid = child.pgid
         self.own_pid = os.getpid()
         self.pid1 = self.own_pid == 1
         self.handled = set(HANDLED)
@@ -73,28 +88,47 @@ class Supervisor:
         self.stop_signals = config.stop_signals
         self.has_group = config.session != "none"  # the program leads a process group of its own
         group = config.forward_to == "group" and self.has_group
-        self.dest = -child.pgid if group else child.pid  # where forwarded signals go
-        self.owns_terminal = took_terminal and config.session == "pgroup"
+        #: the programs still running, by pid (one, or a Procfile's)
+        self.programs = {
+            child.pid: _Program(child.pid, child.pgid, -child.pgid if group else child.pid, child.name)
+            for child in started.children
+        }
+        self.pgids = [child.pgid for child in started.children]  # for the no-/proc fallback
+        self.pgid = self.pgids[0]  # the one program's group (the terminal, dumb-init's exit)
+        self.owns_terminal = started.took_terminal and config.session == "pgroup"
         self.suspend_on_signal = config.suspend == "on-signal"
+        self.relay = started.relay  # several programs' output relay: pyinit's own helper
+        self.helpers = frozenset({self.relay.pid}) if self.relay is not None else frozenset()
         self.debug = log.wants(DEBUG)
         self.log_orphans = log.wants(WARN if config.warn_on_reap else DEBUG)
-        self.main_code: int | None = None  # the program's status, once reaped
-        self.main_stopped = False  # as the last reaped state change said
+        # The status to exit with: the program's, or the first program's to end.
+        self.main_code: int | None = None
+        self.first_ended: str | None = None  # several programs: the name of the first to end
         self.deadline: float | None = None  # end of the grace period, once one started
         self.escalated = False
         self.held: dict[int, float] = {}  # delayed signals: signo -> when to forward it
         self.reap_after: float | None = None  # SIGCHLD waits until then (_ORPHAN_BATCH)
         self.last_call: float | None = None  # after escalation: exit by then whatever is left
-        # (signal, CLOCK_BOOTTIME) of the first stop signal forwarded to the program's group:
-        # its members are not sent another one as leftovers (leftovers.py)
-        self.group_stop: tuple[int, float] | None = None
+        # program's group -> (signal, CLOCK_BOOTTIME) of the first stop signal sent to it: its
+        # members are not sent another one as leftovers (leftovers.py)
+        self.group_stops: dict[int, tuple[int, float]] = {}
         self.leftovers: Leftovers | None = None  # once the program exited with others left
         self.recheck_at: float | None = None  # next look at the leftovers waited for
         self.result: int | None = None  # pyinit's exit code, once it is time to exit
+        if started.failed is not None:  # a program that could not start: the first to end
+            self.first_ended, self.main_code = started.failed
+            self._stop_programs(self.first_ended)
 
     # --- the loop -------------------------------------------------------------------------
 
     def run(self) -> int:
+        try:
+            return self._loop()
+        finally:
+            if self.relay is not None:
+                self._drain_relay()
+
+    def _loop(self) -> int:
         errors = 0
         while self.result is None:
             try:
@@ -135,17 +169,17 @@ class Supervisor:
         return min(candidates)
 
     def _reap_only(self) -> int:
-        """Last resort: no forwarding, just wait for the program (and reap the rest)."""
-        while self.main_code is None:
+        """Last resort: no forwarding, just wait for the programs (and reap the rest)."""
+        while self.programs:
             try:
                 pid, status = os.waitpid(-1, 0)
             except ChildProcessError:
-                return 1
+                return 1 if self.main_code is None else self.main_code
             except OSError:
                 continue
-            if pid == self.main_pid:
+            if self.programs.pop(pid, None) is not None and self.main_code is None:
                 self.main_code = exit_code(status)
-        return self.main_code
+        return 1 if self.main_code is None else self.main_code
 
     def _on_signal(self, signo: int, sender: int, code: int) -> None:
         if sender == self.own_pid and code == _SI_USER:
@@ -186,7 +220,7 @@ class Supervisor:
             if self.debug:
                 self.log.debug("dropped", "not forwarding %(signal)s (rewritten to none)", signo=signo)
         else:
-            if target == signal.SIGCONT and self.owns_terminal and self.main_code is None:
+            if target == signal.SIGCONT and self.owns_terminal and self.programs:
                 from .terminal import give_back  # after `fg` resumed pyinit
 
                 give_back(self.pgid)
@@ -206,7 +240,7 @@ class Supervisor:
                 del self.held[held]
                 self._forward(held, released=True)
         delay = self.delays.get(signo)
-        if delay is None or self.main_code is not None:
+        if delay is None or not self.programs:
             return False
         self.held[signo] = time.monotonic() + delay
         self.log.info(
@@ -215,15 +249,19 @@ class Supervisor:
         return True
 
     def _send(self, signo: int) -> None:
-        """Deliver signo: to the program's group (or the program) while it lives, else to every
-        process pyinit owns."""
-        if self.main_code is not None:
+        """Deliver signo: to each running program's group (or the program), else -- once no
+        program runs -- to every process pyinit owns."""
+        if not self.programs:
             if self.leftovers is not None and signo in self.stop_signals:
                 self.leftovers.stop(signo)  # only those that got no stop signal yet
             else:
                 self._signal_owned(signo)
             return
-        dest = self.dest
+        for program in list(self.programs.values()):
+            self._send_to(program, signo)
+
+    def _send_to(self, program: _Program, signo: int) -> None:
+        dest = program.dest
         try:
             os.kill(dest, signo)
         except OSError as exc:
@@ -239,30 +277,34 @@ class Supervisor:
             return
         if self.debug:
             self.log.debug("forwarded", "forwarded %(signal)s to %(target)d", signo=signo, target=dest)
-        if signo in self.stop_signals and dest < 0 and self.group_stop is None:
-            self.group_stop = (signo, time.clock_gettime(time.CLOCK_BOOTTIME))
-        if self.main_stopped and signo in self.stop_signals:
-            # A stopped process does not act on a stop signal until it runs again (the kernel
-            # wakes it for SIGKILL and SIGCONT only): docker stop must not wait for the grace
-            # period because someone pressed Ctrl-Z.
-            try:
-                os.kill(dest, signal.SIGCONT)
-            except OSError:
-                pass
+        if signo in self.stop_signals:
+            if dest < 0 and -dest not in self.group_stops:
+                self.group_stops[-dest] = (signo, time.clock_gettime(time.CLOCK_BOOTTIME))
+            if program.stopped:
+                # A stopped process does not act on a stop signal until it runs again (the
+                # kernel wakes it for SIGKILL and SIGCONT only): docker stop must not wait for
+                # the grace period because someone pressed Ctrl-Z.
+                try:
+                    os.kill(dest, signal.SIGCONT)
+                except OSError:
+                    pass
 
     def _signal_owned(self, signo: int) -> int:
         """Signal every live process pyinit owns; return how many were signalled."""
         from . import procfs  # only at the end of a run: not on the start-up path
 
-        processes = procfs.owned()
-        if processes is None:  # no usable /proc: the program's group is the best guess
+        processes = procfs.owned(self.helpers)
+        if processes is None:  # no usable /proc: the programs' groups are the best guess
             if not self.has_group:
                 return 0
-            try:
-                os.kill(-self.pgid, signo)
-            except OSError:
-                return 0
-            return 1
+            sent = 0
+            for pgid in self.pgids:
+                try:
+                    os.kill(-pgid, signo)
+                    sent += 1
+                except OSError:
+                    pass
+            return sent
         return sum(procfs.send(process, signo) for process in processes)
 
     # --- job control --------------------------------------------------------------------------
@@ -298,31 +340,64 @@ class Supervisor:
             try:
                 pid, status = os.waitpid(-1, _WAIT_FLAGS)
             except ChildProcessError:
-                if self.main_code is not None and not self._leftovers_remain():
+                if not self.programs and not self._leftovers_remain():
                     self._finish()
                 return
             if pid == 0:
-                if orphans:
+                if not self.programs and not self._others_remain():
+                    self._finish()
+                elif orphans:
                     self.reap_after = time.monotonic() + _ORPHAN_BATCH
-                    if self.leftovers is not None and not self._leftovers_remain():
-                        self._finish()
                 return
-            if pid != self.main_pid or self.main_code is not None:
+            program = self.programs.get(pid)
+            if program is None:
+                if pid in self.helpers:
+                    self._on_relay_exit(status)
+                    continue
                 orphans = True
                 if self.log_orphans and (os.WIFEXITED(status) or os.WIFSIGNALED(status)):
-                    self._log_reaped(pid, status, False)
+                    self._log_reaped(pid, status, None)
                 continue
             if os.WIFSTOPPED(status):
-                self.main_stopped = True
-                self._on_main_stopped(os.WSTOPSIG(status))
+                program.stopped = True
+                self._on_program_stopped(program, os.WSTOPSIG(status))
             elif os.WIFCONTINUED(status):
-                self.main_stopped = False
+                program.stopped = False
             else:
-                self._log_reaped(pid, status, True)
-                self.main_code = exit_code(status)
-                self._on_main_exit()
+                self._on_program_exit(program, status)
 
-    def _log_reaped(self, pid: int, status: int, is_main: bool) -> None:
+    def _on_program_exit(self, program: _Program, status: int) -> None:
+        del self.programs[program.pid]
+        self._log_reaped(program.pid, status, program)
+        if self.main_code is None:  # the first program to end: its status is pyinit's
+            self.main_code = exit_code(status)
+            if self.programs:
+                self.first_ended = program.name
+                self._stop_programs(program.name)
+        if not self.programs:
+            self._on_main_exit()
+
+    def _stop_programs(self, ended: str | None) -> None:
+        """Fail fast: a program ended (exited, was killed, or could not start), so the others are
+        stopped -- the stop signal, then the grace period -- as a docker stop would do."""
+        target = self.route[signal.SIGTERM]
+        names = [program.name for program in self.programs.values()]
+        stopping = self.deadline is not None or self.escalated  # a stop was asked for already
+        self.log.emit(
+            INFO if stopping else WARN,
+            "first-ended",
+            "program %(program)s ended first: stopping %(others)s",
+            program=ended,
+            others=", ".join(str(name) for name in names) or "nothing",
+            stopping=names,
+        )
+        if target:
+            for program in list(self.programs.values()):
+                self._send_to(program, target)
+        self._start_grace()
+
+    def _log_reaped(self, pid: int, status: int, program: _Program | None) -> None:
+        is_main = program is not None
         warn = self.config.warn_on_reap and not is_main
         level = INFO if is_main else WARN if warn else DEBUG
         if not self.log.wants(level):
@@ -339,15 +414,68 @@ class Supervisor:
             how = "killed by %(signame)s"
         else:
             how = "exited with status %(code)d"
-        who = "the program (pid %(pid)d) " if is_main else "reaped zombie process %(pid)d "
+        if program is None:
+            who = "reaped zombie process %(pid)d "
+        elif program.name is None:
+            who = "the program (pid %(pid)d) "
+        else:
+            who = "program %(program)s (pid %(pid)d) "
+            fields["program"] = program.name
         self.log.emit(level, "reaped", who + how, **fields)
 
-    def _on_main_stopped(self, stopsig: int) -> None:
+    def _on_program_stopped(self, program: _Program, stopsig: int) -> None:
         self.log.info(
-            "child-stopped", "the program was stopped by %(signal)s", pid=self.main_pid, signo=stopsig
+            "child-stopped", "the program was stopped by %(signal)s", pid=program.pid, signo=stopsig
         )
-        if self.config.suspend == "with-child" and self._may_suspend():
+        if self.config.suspend == "with-child" and len(self.programs) == 1 and self._may_suspend():
             self._suspend_self()
+
+    def _others_remain(self) -> bool:
+        """Once every program has ended: whether anything is still worth waiting for."""
+        if self.leftovers is not None:
+            return self._leftovers_remain()
+        if self.helpers and self.config.leftovers == "wait":
+            # --leftovers wait with the relay, which is a child till the end: any other child?
+            from . import procfs
+
+            return any(proc.pid not in self.helpers for proc in procfs.children(self.own_pid))
+        return True
+
+    def _on_relay_exit(self, status: int) -> None:
+        self.helpers = frozenset()
+        if status != 0 and self.result is None:
+            self.log.warn(
+                "relay-failed",
+                "the output relay ended (%(how)s): the programs' output is lost from now on",
+                how="status %d" % exit_code(status),
+            )
+        self.relay = None
+
+    def _drain_relay(self) -> None:
+        """Before pyinit exits: let the relay write what it holds (the programs' last lines),
+        then reap it; SIGKILL it if it takes longer than it promised."""
+        relay = self.relay
+        if relay is None:
+            return
+        relay.close_write_ends()
+        relay.finish()
+        deadline = time.monotonic() + 3.0  # the relay's own finish_timeout (2 s), and a margin
+        while True:
+            try:
+                pid, _ = os.waitpid(relay.pid, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            signal.sigtimedwait((signal.SIGCHLD,), min(left, 0.1))
+        try:
+            os.kill(relay.pid, signal.SIGKILL)
+            os.waitpid(relay.pid, 0)
+        except OSError:
+            pass
 
     # --- the end --------------------------------------------------------------------------------
 
@@ -394,7 +522,7 @@ class Supervisor:
             from .leftovers import Leftovers  # only when something is left
 
             if procfs.proc_matches_us():
-                self.leftovers = Leftovers(self.log, self.pgid, self.group_stop if self.has_group else None)
+                self.leftovers = Leftovers(self.log, self.group_stops, self.helpers)
 
     def _leftovers_remain(self) -> bool:
         """Whether a leftover is still worth waiting for; while one is, look again soon."""
@@ -460,10 +588,10 @@ class Supervisor:
         overdue: how late the timer fired (scheduling latency), reported in the event.
         """
         self.escalated = True
-        if self.main_code is None:
+        for program in self.programs.values():
             # The program is not reaped yet, so neither its pid nor its group id can have been
             # reused: one kill reaches the whole group at once.
-            for dest in ((-self.pgid,) if self.has_group else ()) + (self.main_pid,):
+            for dest in ((-program.pgid,) if self.has_group else ()) + (program.pid,):
                 try:
                     os.kill(dest, signal.SIGKILL)
                 except OSError:
@@ -493,7 +621,7 @@ class Supervisor:
             if pid == 0:
                 break
             if self.log_orphans:
-                self._log_reaped(pid, status, False)
+                self._log_reaped(pid, status, None)
         code = self.main_code if self.main_code is not None else 1
         final = 0 if code in self.config.success_codes else code
         self.log.info("exit", "exiting with status %(status)d", code=code, status=final)

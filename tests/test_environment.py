@@ -9,6 +9,8 @@ from pyinit.personalities import pyinit as cli
 from pyinit.personalities.pyinit import ENVIRONMENT, parse_args
 from support import ROOT
 
+PROCFILE = str(ROOT / "examples" / "procfile" / "Procfile")
+
 # option words, variable, value -- each pair must give the same Config
 EQUIVALENT = [
     (["-c"], "PYINIT_SINGLE_CHILD", "1"),
@@ -28,17 +30,23 @@ EQUIVALENT = [
     (["-vv"], "PYINIT_VERBOSITY", "3"),
     (["--log-format", "json"], "PYINIT_LOG_FORMAT", "json"),
     (["-w"], "PYINIT_WARN_ON_REAP", "1"),
+    (["--procfile", PROCFILE], "PYINIT_PROCFILE", PROCFILE),
+    (["--no-prefix"], "PYINIT_PREFIX", "0"),
 ]
-# These change what the command line means, or replace the run: no variable, on purpose.
-NO_VARIABLE = {"compat", "help", "version"}
+# What follows the option words (default: the command `true`).
+REST = {"PYINIT_PROCFILE": [], "PYINIT_PREFIX": ["--procfile", PROCFILE]}
+# These change what the command line means, or replace the run: no variable, on purpose.  -P
+# gives programs one option each: PYINIT_PROCFILE (a file) is the environment's way.
+NO_VARIABLE = {"compat", "help", "version", "program"}
 
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize(("words", "variable", "value"), EQUIVALENT, ids=[v for _, v, _ in EQUIVALENT])
 def test_the_variable_sets_what_the_option_sets(words, variable, value):
-    by_option = parse_args([*words, "true"], {})
-    assert by_option != parse_args(["true"], {})  # the option does change something...
-    assert parse_args(["true"], {variable: value}) == by_option  # ...and so does its variable
+    rest = REST.get(variable, ["true"])
+    by_option = parse_args([*words, *rest], {})
+    assert by_option != parse_args(rest or ["true"], {})  # the option does change something...
+    assert parse_args(rest, {variable: value}) == by_option  # ...and so does its variable
 
 
 @pytest.mark.timeout(30)
@@ -46,6 +54,7 @@ def test_every_option_has_a_variable_and_every_variable_an_option():
     options = {opt.long for opt in cli._OPTIONS} - NO_VARIABLE
     covered = {words[0].lstrip("-") for words, _, _ in EQUIVALENT}
     short = {"c": "single-child", "e": "success-code", "vv": "verbose", "w": "warn-on-reap"}
+
     assert {short.get(word, word) for word in covered} == options
     assert {variable for _, variable, _ in EQUIVALENT} == set(ENVIRONMENT)
 

@@ -13,8 +13,19 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pyinit"
 
 # Lowest first; mirrors pyinit/__init__.py.
 LAYERS = {
-    "bottom": {"config", "errors", "log", "signals", "options", "cparse", "procfs", "linux", "_license"},
-    "mechanisms": {"spawn", "users", "terminal", "oom"},
+    "bottom": {
+        "config",
+        "errors",
+        "log",
+        "signals",
+        "options",
+        "cparse",
+        "procfs",
+        "linux",
+        "procfile",
+        "_license",
+    },
+    "mechanisms": {"spawn", "users", "terminal", "oom", "relay"},
     "command": {"personalities"},
     "run": {"startup", "supervisor", "leftovers"},
     "entry": {"main", "__main__", "launcher"},

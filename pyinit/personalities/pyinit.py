@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 HELP = """\
 Usage: pyinit [OPTIONS] [--] COMMAND [ARGS...]
+       pyinit [OPTIONS] --procfile PATH | -P 'NAME: COMMAND' ...
        pyinit exec --user SPEC [OPTIONS] [--] COMMAND [ARGS...]
        pyinit probe [OPTIONS] [--] COMMAND [ARGS...]
 
@@ -61,6 +62,13 @@ Shutdown:
   -e, --success-code CODE   report COMMAND's exit code CODE as 0; repeatable
       --pdeathsig SIGNAL    signal pyinit gets when its parent dies (not as PID 1)
       --no-subreaper        do not register as child subreaper when not PID 1
+Several programs (each in its own group; when one ends, the others are stopped):
+      --procfile PATH       run the programs of a Procfile: 'NAME: COMMAND' lines,
+                            each through /bin/sh -c; exit with the first one's status
+  -P, --program 'NAME: COMMAND'
+                            one program, without a file; repeatable
+      --no-prefix           programs write to pyinit's stdout and stderr directly
+                            (default: every line relayed, prefixed with NAME)
 Privileges:
   -u, --user SPEC           run COMMAND as user, uid, user:group, uid:gid or :group
       --groups LIST         supplementary groups (comma-separated; empty: none)
@@ -92,6 +100,9 @@ _OPTIONS = [
     Opt(None, "stop-signals", True),
     Opt(None, "leftovers", True),
     Opt("e", "success-code", True),
+    Opt(None, "procfile", True),
+    Opt("P", "program", True),
+    Opt(None, "no-prefix"),
     Opt(None, "pdeathsig", True),
     Opt(None, "no-subreaper"),
     Opt("u", "user", True),
@@ -175,6 +186,9 @@ class _Builder:
         self.rewrites: list[tuple[int, int]] = []
         self.delays: list[tuple[int, float]] = []
         self.success: set[int] = set()
+        self.procfile: str | None = None
+        self.procfile_from: str = ""  # "--procfile" or "PYINIT_PROCFILE"
+        self.program_lines: list[str] = []
 
     def apply(self, key: str, value: str, what: str) -> None:
         fields = self.fields
@@ -197,6 +211,12 @@ class _Builder:
             fields["leftovers"] = mode
         elif key == "success-code":
             self.success.update(_exit_code(item, what) for item in _words(value))
+        elif key == "procfile":
+            self.procfile, self.procfile_from = value, what
+        elif key == "program":
+            self.program_lines.append(value)
+        elif key == "prefix":
+            fields["prefix"] = _flag(value, what)
         elif key == "pdeathsig":
             fields["pdeathsig"] = parse(value, allow_zero=True)
         elif key == "subreaper":
@@ -226,6 +246,25 @@ class _Builder:
             fields["warn_on_reap"] = _flag(value, what)
         else:  # pragma: no cover - the tables below and this function must agree
             raise AssertionError(key)
+
+    def programs(self) -> tuple:  # -> tuple[Program, ...]
+        """The Procfile's programs, then the -P ones: one line naming the file and line for a
+        refusal (raised as ValueError, so it becomes a usage error, 125)."""
+        from .. import procfile
+
+        try:
+            programs = procfile.load(self.procfile) if self.procfile is not None else ()
+            extra = procfile.parse_option(self.program_lines) if self.program_lines else ()
+            seen = {program.name for program in programs}
+            for number, program in enumerate(extra, 1):
+                if program.name in seen:
+                    raise procfile.ProcfileError(
+                        "-P #%d" % number,
+                        "program '%s' is defined twice (also in %s)" % (program.name, self.procfile),
+                    )
+        except procfile.ProcfileError as exc:
+            raise ValueError(str(exc)) from None
+        return programs + extra
 
     def config(self, command: list[str], **extra: object) -> Config:
         fields = dict(self.fields, **extra)
@@ -257,6 +296,8 @@ ENVIRONMENT = {
     "PYINIT_VERBOSITY": "verbosity",
     "PYINIT_LOG_FORMAT": "log-format",
     "PYINIT_WARN_ON_REAP": "warn-on-reap",
+    "PYINIT_PROCFILE": "procfile",
+    "PYINIT_PREFIX": "prefix",
 }
 
 
@@ -289,6 +330,8 @@ def parse_args(argv: list[str], environ: dict[str, str] | None = None) -> Config
             what = "--" + key
             if key == "no-subreaper":
                 key, value = "subreaper", "0"
+            elif key == "no-prefix":
+                key, value = "prefix", "0"
             try:
                 builder.apply(key, "1" if value is None else value, what)
             except (ValueError, SignalSpecError) as exc:
@@ -297,6 +340,16 @@ def parse_args(argv: list[str], environ: dict[str, str] | None = None) -> Config
         raise usage_error(str(exc)) from None
     if verbose_count:
         builder.fields["verbosity"] = min(1 + verbose_count, MAX_VERBOSITY)
+    if operands and builder.procfile_from == "PYINIT_PROCFILE" and not builder.program_lines:
+        builder.procfile = None  # a command on the command line overrides the image's Procfile
+    if builder.procfile is not None or builder.program_lines:
+        if operands:
+            raise usage_error("give a COMMAND or programs (--procfile, -P), not both")
+        try:
+            programs = builder.programs()
+        except ValueError as exc:
+            raise Exit(EXIT_PYINIT_FAILED, "pyinit: %s\n" % exc) from None
+        return builder.config([], programs=programs)
     if not operands:
         raise usage_error("no command given")
     return builder.config(operands)
