@@ -276,30 +276,27 @@ RUN_PHASE = r"""
 import json, os, sys, time
 sys.path.insert(0, SITE)
 import pyinit.main as m
+from pyinit import startup
+from pyinit.personalities import pyinit as personality
 class Done(Exception):
     pass
 def fake_exit(code):
     raise Done(code)
 m._exit = fake_exit  # main() ends in os._exit(): stop there instead, to report
 phases = {}
-for name in ("parse", "run"):
-    real = getattr(m, name)
-    def timed(*args, _real=real, _name=name, **kwargs):
+def timed(owner, attr, name):
+    real = getattr(owner, attr)
+    def wrapper(*args, **kwargs):
         start = time.perf_counter_ns()
         try:
-            return _real(*args, **kwargs)
+            return real(*args, **kwargs)
         finally:
-            phases[_name] = (time.perf_counter_ns() - start) / 1000.0
-    setattr(m, name, timed)
-from pyinit import spawn as spawn_module
-real_spawn = spawn_module.spawn
-def timed_spawn(plan):
-    start = time.perf_counter_ns()
-    try:
-        return real_spawn(plan)
-    finally:
-        phases["spawn"] = (time.perf_counter_ns() - start) / 1000.0
-m.spawn = timed_spawn
+            phases[name] = (time.perf_counter_ns() - start) / 1000.0
+    setattr(owner, attr, wrapper)
+# The pipeline's steps (main.py): run = select + parse + start + supervise; spawn inside start.
+timed(m, "run", "run")
+timed(personality.Pyinit, "parse", "parse")
+timed(startup, "spawn", "spawn")
 argv = ["pyinit", "--", "true"]
 if PROFILE:
     import cProfile, io, pstats
