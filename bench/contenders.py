@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench import stats
 from bench.build import ROOT, Build
 
 #: The pyinit every scenario measures; the other ways of starting it are measured where the
 #: start matters (start-up, idle, memory).
 MAIN = "pyinit"
+#: The same console script at another commit (`make bench BENCH_BASELINE=REF`), measured in
+#: the same run: what "no worse than today" is then judged against (stats.BASELINE).
+BASELINE = stats.BASELINE
 
 #: pyinit's grace period in the signal scenario, which sends SIGTERM every other ping: with the
 #: default (8 s) pyinit would SIGKILL the program 8 s after the first one.  An hour keeps the
@@ -26,7 +30,7 @@ SIGNAL_GRACE = 3600
 class Contender:
     key: str
     label: str
-    kind: str  # "pyinit", "peer", "none", "floor", "diag"
+    kind: str  # "pyinit", "baseline", "peer", "none", "floor", "diag"
     wrap: list[str] | None = None  # prefix for INIT PROGRAM...: inits and `none`
     command: list[str] | None = None  # start-up row of a floor or diagnostic
     idle: list[str] | None = None  # an idle floor, for the idle and memory scenarios
@@ -130,6 +134,18 @@ def contenders(build: Build) -> list[Contender]:
                 scenarios={"startup", "idle"},
             ),
         ]
+    if build.baseline is not None:
+        script = str(build.baseline / "bin" / "pyinit")
+        found.append(
+            Contender(
+                BASELINE,
+                "pyinit at %s: console script" % build.baseline_ref,
+                "baseline",
+                wrap=[script, "--"],
+                scenarios=set(ALL),
+                signal_wrap=[script, "--grace", str(SIGNAL_GRACE), "--"],
+            )
+        )
     if build.zipapp is not None:
         found.append(
             Contender(

@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1")
     parser.add_argument("--only", default="", help="comma-separated: " + ",".join(SCENARIOS))
     parser.add_argument(
+        "--baseline",
+        default=os.environ.get("BENCH_BASELINE", ""),
+        help="a git commit whose pyinit is measured beside the current one (no-worse checks against it)",
+    )
+    parser.add_argument(
         "--cpu", type=int, default=None, help="the CPU of the pinned runs (default: the highest allowed)"
     )
     parser.add_argument("--json", default="", help="where to write the results (default bench/results/)")
@@ -103,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
 
     began = time.monotonic()
     python = real_python(os.environ.get("BENCH_PYTHON") or str(ROOT / ".venv" / "bin" / "python"))
-    build = prepare(python)
+    build = prepare(python, args.baseline)
     everyone = contenders(build)
     settings = scenarios.Settings.make(args.quick)
     if args.signal_gap_us is not None:

@@ -136,6 +136,19 @@ def test_no_worse_than_today_allows_the_stated_noise():
     assert "limit 0.94x" in late["start-up no worse than today (console script / floor)"].detail
 
 
+def test_no_worse_than_a_baseline_measured_in_the_same_run():
+    """BENCH_BASELINE=REF: pyinit at REF ran beside; the checks compare with it, not the README."""
+    results = _results()
+    results["startup"]["summary"][stats.BASELINE] = {"median": 16.0}  # 17 / 16: 1.06x > 1.05
+    results["idle"]["summary"][stats.BASELINE] = {"rss_kib": 1040}  # 1050 / 1040: 1.01x
+    results["reaping"]["summary"][stats.BASELINE] = {"elapsed_s": 1.0}  # 1.2x <= 1.25
+    by_target = {v.target: v for v in stats.evaluate(results)}
+    assert by_target["start-up no worse than today (console script / floor)"].word == "MISS"
+    assert by_target["RSS no worse than today (console script / floor)"].word == "PASS"
+    assert by_target["reaping no worse than today (time / tini's)"].word == "PASS"
+    assert stats.BASELINE in by_target["reaping no worse than today (time / tini's)"].detail
+
+
 def test_verdicts_when_not_measured():
     verdicts = stats.evaluate({})
     assert verdicts and all(v.ok is None for v in verdicts)
