@@ -588,7 +588,8 @@ def live_stop(
                     start = time.monotonic_ns()
                     os.kill(init, signal.SIGTERM)
                     status = _wait_exit(ns, timeout=60)
-                    total = time.monotonic_ns() - start
+                    end = time.monotonic_ns()
+                    total = end - start
                     there = int.from_bytes(fifo.read_record(timeout=1), "little", signed=True) - start
                 finally:
                     if ns.proc.returncode is None:
@@ -603,6 +604,7 @@ def live_stop(
                             "unshare": ns.proc.pid,
                             "total_us": total / 1000.0,
                             "there_us": there / 1000.0,
+                            "window": (start - 1000, end + 1000),
                         }
                     )
     finally:
@@ -619,7 +621,10 @@ def live_stop(
             "there_us": stats.median([r["there_us"] for r in mine]),
         }
         if events:
-            steps = [trace.stop_steps(events, r["init"], r["program"], r["unshare"]) for r in mine]
+            steps = [
+                trace.stop_steps(trace.window(events, *r["window"]), r["init"], r["program"], r["unshare"])
+                for r in mine
+            ]
             row["steps"] = trace.medians(steps)  # type: ignore[arg-type]
             calls = [str(s["init_calls"]) for s in steps]
             row["init_calls"] = max(set(calls), key=calls.count) if calls else ""
@@ -666,17 +671,17 @@ def print_live_stop(report: dict[str, Any]) -> None:
         d = row.get("steps")
         if d:
             print(
-                "     TERM -> init's kill %5.0f | -> program's exit %4.0f | -> init woken by SIGCHLD %4.0f |"
-                " init's code to exit_group %4.0f (calls: %s)\n       | teardown until unshare wakes %5.0f |"
-                " unshare %3.0f"
+                "     TERM -> init's kill %5s | -> program's exit %4s | -> init woken by SIGCHLD %4s |"
+                " init's code to exit_group %4s (calls: %s)\n       | teardown until unshare wakes %5s |"
+                " unshare %3s"
                 % (
-                    d.get("term") or 0,
-                    d.get("program") or 0,
-                    d.get("sigchld") or 0,
-                    d.get("reap_exit") or 0,
+                    _num(d.get("term")),
+                    _num(d.get("program")),
+                    _num(d.get("sigchld")),
+                    _num(d.get("reap_exit")),
                     row.get("init_calls") or "-",
-                    d.get("teardown") or 0,
-                    d.get("unshare") or 0,
+                    _num(d.get("teardown")),
+                    _num(d.get("unshare")),
                 )
             )
     print("   teardown: the init's exit_group() until its parent (unshare) returns from wait: the address")

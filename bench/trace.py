@@ -90,7 +90,9 @@ class Recorder:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Recorder:
-        argv = ["perf", "record", "-q", "-o", str(self.out), "-C", str(self.cpu)]
+        # CLOCK_MONOTONIC timestamps: comparable with the harness's time.monotonic_ns(), so each
+        # run's events can be cut out by time (pids get reused over a long recording).
+        argv = ["perf", "record", "-q", "-k", "CLOCK_MONOTONIC", "-o", str(self.out), "-C", str(self.cpu)]
         for event in EVENTS:
             argv += ["-e", event]
         self.proc = subprocess.Popen(
@@ -188,6 +190,12 @@ def signal_steps(events: list[Event], init: int) -> dict[int, dict[str, list[flo
         elif awake is not None and e.kind == "exit" and e.nr in SENDS and "kill_done" not in awake:
             awake["kill_done"] = e.t
     return steps
+
+
+def window(events: list[Event], start_ns: int, end_ns: int) -> list[Event]:
+    """The events between two CLOCK_MONOTONIC readings of the harness (Recorder's clock)."""
+    low, high = start_ns / 1e9, end_ns / 1e9
+    return [e for e in events if low <= e.t <= high]
 
 
 def stop_steps(events: list[Event], init: int, program: int, unshare: int) -> dict[str, float | None]:
