@@ -239,6 +239,16 @@ def evaluate(results: dict[str, Any], main: str = "pyinit") -> list[Verdict]:
                 "time %s / tini" % main,
             )
         )
+        if BASELINE in frozen:  # deterministic where the herd is bimodal: the steadier "no worse"
+            verdicts.append(
+                at_most(
+                    "(diagnostic) reaping, init frozen, no worse than the baseline",
+                    frozen.get(main, {}).get("reap_s"),
+                    frozen[BASELINE].get("reap_s"),
+                    1 + SAME_RUN_NOISE["reaping"],
+                    "time %s / %s" % (main, BASELINE),
+                )
+            )
 
     signal = results.get("signal", {}).get("summary", {})
     for mode in ("pinned", "unpinned"):
