@@ -36,6 +36,8 @@ class Build:
     peers: dict[str, str]  # name -> path, for those present
     zip_launcher: Path | None = None  # a `#!python -IS` script importing pyinit from the zipapp
     notes: list[str] = field(default_factory=list)  # what was skipped and why
+    baseline: Path | None = None  # a venv with pyinit at another commit (--baseline), pip-installed
+    baseline_ref: str = ""
 
 
 def real_python(candidate: str) -> str:
@@ -96,20 +98,20 @@ def peer_version(path: str) -> str:
     return (done.stdout + done.stderr).strip().splitlines()[0] if (done.stdout + done.stderr) else "?"
 
 
-def _sources() -> list[Path]:
-    return sorted(p for p in (ROOT / "pyinit").rglob("*.py") if "__pycache__" not in p.parts)
+def _sources(root: Path = ROOT) -> list[Path]:
+    return sorted(p for p in (root / "pyinit").rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def _version() -> str:
-    text = (ROOT / "pyinit" / "__init__.py").read_text()
+def _version(root: Path = ROOT) -> str:
+    text = (root / "pyinit" / "__init__.py").read_text()
     found = re.search(r'__version__ = "([^"]+)"', text)
     return found.group(1) if found else "0"
 
 
-def _fingerprint(python: str) -> str:
+def _fingerprint(python: str, root: Path = ROOT) -> str:
     digest = hashlib.sha256(python.encode())
-    for path in _sources():
-        digest.update(str(path.relative_to(ROOT)).encode())
+    for path in _sources(root):
+        digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -118,18 +120,18 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def build_wheel(out: Path) -> Path:
+def build_wheel(out: Path, root: Path = ROOT) -> Path:
     """A pure wheel of the pyinit package, written directly.
 
     pip builds through setuptools>=77 in an isolated environment, which needs the network; the
     wheel format is a zip with three metadata files, so the benchmark writes it itself and
     lets pip install it: the console script is then pip's own launcher, as in an image.
     """
-    version = _version()
+    version = _version(root)
     dist = "pyinit_supervisor-%s.dist-info" % version
     files: dict[str, bytes] = {}
-    for path in _sources():
-        files[str(path.relative_to(ROOT))] = path.read_bytes()
+    for path in _sources(root):
+        files[str(path.relative_to(root))] = path.read_bytes()
     files[dist + "/METADATA"] = (
         "Metadata-Version: 2.1\nName: pyinit-supervisor\nVersion: %s\n" % version
     ).encode()
@@ -147,11 +149,13 @@ def build_wheel(out: Path) -> Path:
     return wheel
 
 
-def build_venv(python: str, out: Path, notes: list[str]) -> tuple[Path | None, Path | None]:
-    """A fresh venv (no pip, no setuptools, so no .pth files) with pyinit pip-installed."""
+def build_venv(
+    python: str, out: Path, notes: list[str], root: Path = ROOT
+) -> tuple[Path | None, Path | None]:
+    """A fresh venv (no pip, no setuptools, so no .pth files) with pyinit (from root) pip-installed."""
     venv = out / "venv"
     stamp = venv / ".bench-fingerprint"
-    fingerprint = _fingerprint(python)
+    fingerprint = _fingerprint(python, root)
     site = _site_packages(venv)
     if stamp.exists() and stamp.read_text() == fingerprint and site is not None:
         return venv, site
@@ -160,7 +164,7 @@ def build_venv(python: str, out: Path, notes: list[str]) -> tuple[Path | None, P
     if made.returncode != 0:
         notes.append("installed console script: skipped, venv failed: %s" % made.stderr.strip()[-200:])
         return None, None
-    wheel = build_wheel(out)
+    wheel = build_wheel(out, root)
     # pip from the interpreter running the harness (.venv), installing into the new venv:
     # it compiles the .pyc files and writes the launcher, as `pip install` in an image does.
     pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install"]
@@ -224,7 +228,23 @@ def build_zip_launcher(python: str, zipapp: Path, out: Path) -> Path:
     return target
 
 
-def prepare(python: str) -> Build:
+def build_baseline(python: str, ref: str, notes: list[str]) -> Path | None:
+    """pyinit as it was at git commit `ref`, pip-installed into a venv of its own like the
+    current one: the same-run reference of the "no worse than today" checks."""
+    out = BUILD / "baseline"
+    source = out / "src"
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "pyinit"], capture_output=True)
+    if archive.returncode != 0:
+        notes.append("baseline %s: skipped, git archive failed: %s" % (ref, archive.stderr.decode().strip()))
+        return None
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
+    venv, _ = build_venv(python, out, notes, root=source)
+    return venv
+
+
+def prepare(python: str, baseline: str = "") -> Build:
     notes: list[str] = []
     BUILD.mkdir(parents=True, exist_ok=True)
     peers = ensure_peers(notes)
@@ -233,4 +253,17 @@ def prepare(python: str) -> Build:
     zipapp = build_zipapp(python, site, BUILD) if site else None
     fast = build_fast_launcher(venv) if venv else None
     zip_fast = build_zip_launcher(python, zipapp, BUILD) if zipapp else None
-    return Build(python, helpers, venv, site, zipapp, fast, peers, zip_launcher=zip_fast, notes=notes)
+    base = build_baseline(python, baseline, notes) if baseline else None
+    return Build(
+        python,
+        helpers,
+        venv,
+        site,
+        zipapp,
+        fast,
+        peers,
+        zip_launcher=zip_fast,
+        notes=notes,
+        baseline=base,
+        baseline_ref=baseline if base else "",
+    )

@@ -9,26 +9,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench import stats
 from bench.build import ROOT, Build
 
 #: The pyinit every scenario measures; the other ways of starting it are measured where the
 #: start matters (start-up, idle, memory).
 MAIN = "pyinit"
+#: The same console script at another commit (`make bench BENCH_BASELINE=REF`), measured in
+#: the same run: what "no worse than today" is then judged against (stats.BASELINE).
+BASELINE = stats.BASELINE
+
+#: pyinit's grace period in the signal scenario, which sends SIGTERM every other ping: with the
+#: default (8 s) pyinit would SIGKILL the program 8 s after the first one.  An hour keeps the
+#: deadline pending for the whole run -- pyinit's state after a `docker stop` -- so every
+#: signal after the first is forwarded with a grace period running.  The peers have no grace.
+SIGNAL_GRACE = 3600
 
 
 @dataclass
 class Contender:
     key: str
     label: str
-    kind: str  # "pyinit", "peer", "none", "floor", "diag"
+    kind: str  # "pyinit", "baseline", "peer", "none", "floor", "diag"
     wrap: list[str] | None = None  # prefix for INIT PROGRAM...: inits and `none`
     command: list[str] | None = None  # start-up row of a floor or diagnostic
     idle: list[str] | None = None  # an idle floor, for the idle and memory scenarios
     scenarios: set[str] = field(default_factory=set)
+    signal_wrap: list[str] | None = None  # the wrap in the signal scenario, if not `wrap`
 
     @property
     def pyinit(self) -> bool:
         return self.kind == "pyinit"
+
+    def signal_argv(self, program: list[str]) -> list[str]:
+        wrap = self.signal_wrap if self.signal_wrap is not None else self.wrap
+        assert wrap is not None
+        return wrap + program
 
     def startup_argv(self) -> list[str]:
         if self.command is not None:
@@ -101,6 +117,7 @@ def contenders(build: Build) -> list[Contender]:
                 "pyinit",
                 wrap=[str(bindir / "pyinit"), "--"],
                 scenarios=set(ALL),
+                signal_wrap=[str(bindir / "pyinit"), "--grace", str(SIGNAL_GRACE), "--"],
             ),
             Contender(
                 "pyinit-m",
@@ -117,6 +134,18 @@ def contenders(build: Build) -> list[Contender]:
                 scenarios={"startup", "idle"},
             ),
         ]
+    if build.baseline is not None:
+        script = str(build.baseline / "bin" / "pyinit")
+        found.append(
+            Contender(
+                BASELINE,
+                "pyinit at %s: console script" % build.baseline_ref,
+                "baseline",
+                wrap=[script, "--"],
+                scenarios=set(ALL),
+                signal_wrap=[script, "--grace", str(SIGNAL_GRACE), "--"],
+            )
+        )
     if build.zipapp is not None:
         found.append(
             Contender(

@@ -1,4 +1,10 @@
-"""Running a command as PID 1 of a fresh PID namespace, finding who is who, reading /proc."""
+"""Running a command as PID 1 of a fresh PID namespace, finding who is who, reading /proc.
+
+Who is who (parents, children, states) comes from pyinit's own /proc reader, `pyinit.procfs`,
+and whether namespaces can be made at all from `pyinit probe`'s check: the benchmark asks the
+same questions as pyinit and its probe, the same way.  What procfs does not read (CPU time,
+context switches, memory maps) is read here.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +15,22 @@ import subprocess
 import time
 from pathlib import Path
 
+from pyinit import procfs
+from pyinit.probe.launch import UNSHARE as _UNSHARE
+from pyinit.probe.launch import pidns_unavailable
+
 # --kill-child: should the harness die, unshare's child (the init, PID 1) is SIGKILLed and the
 # whole namespace with it; nothing is left running on a shared machine.
-UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+UNSHARE = list(_UNSHARE)
 #: The environment every measured process gets: no PYTHON* variables from the caller's shell
 #: (PYTHONDONTWRITEBYTECODE, PYTHONPATH, ...), a UTF-8 locale as container images set it.
 ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
 def can_unshare() -> str | None:
-    """None if we may create PID namespaces, else one line saying why not."""
-    if os.geteuid() != 0:
-        return "needs root (it creates PID namespaces with unshare --pid); run it as root"
-    try:
-        done = subprocess.run(UNSHARE + ["true"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return "unshare unavailable: %s" % exc
-    if done.returncode != 0:
-        return "unshare --pid --fork --mount-proc failed: %s" % done.stderr.strip()
-    return None
+    """None if we may create PID namespaces, else one line saying why not (pyinit probe's check;
+    tests/support.py still has a copy of its own)."""
+    return pidns_unavailable()
 
 
 def timed_run(argv: list[str]) -> tuple[int, int]:
@@ -103,12 +106,27 @@ def wait_for(found, what: str, timeout: float = 20.0):  # type: ignore[no-untype
 
 
 def first_child(pid: int) -> int | None:
+    """The oldest child of pid (unshare's one child, an init's program).
+
+    /proc/PID/task/PID/children when the kernel has it: the reaping scenario asks for the
+    program while 20,000 orphans are the init's children too, where a scan of /proc takes a
+    good part of a second.  Without it (no CONFIG_PROC_CHILDREN), procfs's scan.
+    """
     try:
-        text = Path("/proc/%d/task/%d/children" % (pid, pid)).read_text()
+        with open("/proc/%d/task/%d/children" % (pid, pid), "rb") as f:
+            kids = f.read(64).split()
+    except FileNotFoundError:
+        found = procfs.children(pid)
+        return min((kid.pid for kid in found), default=None)  # the oldest, barring pid wrap-around
     except OSError:
-        return None
-    kids = text.split()
+        return None  # pid gone
     return int(kids[0]) if kids else None
+
+
+def state(pid: int) -> str | None:
+    """The one-letter state of /proc/PID/stat (R, S, T, Z, ...); None once gone."""
+    proc = procfs.read(pid)
+    return None if proc is None else proc.state
 
 
 class Fifo:

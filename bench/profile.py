@@ -21,16 +21,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench import stats
-from bench.build import ROOT, prepare, real_python
+from bench import stats, trace
+from bench.build import ROOT, Build, prepare, real_python
 from bench.contenders import MAIN, Contender, contenders
-from bench.pidns import ENV, UNSHARE, Namespace, can_unshare, smaps_by_mapping
+from bench.pidns import ENV, UNSHARE, Fifo, Namespace, can_unshare, cpu_ns, smaps_by_mapping
+from bench.scenarios import Settings
 
 
 def importtime(argv: list[str]) -> list[tuple[int, int, int, str]]:
@@ -197,8 +200,55 @@ try:
                      Child(pid, pid, []), took_terminal=False)
     out["on_signal_us"] = per_call(lambda: sup._on_signal(signal.SIGWINCH, 0, 0), 5000)
     out["kill_group_us"] = per_call(lambda: os.kill(-pid, signal.SIGWINCH), 5000)
+    # A stop signal against a plain one, the grace period pending (the sleep inherited our mask:
+    # both stay pending there, harmless).  The first TERM starts the grace period.
+    sup._on_signal(signal.SIGTERM, 0, 0)
+    out["grace_pending"] = sup.deadline is not None
+    out["on_signal_term_us"] = per_call(lambda: sup._on_signal(signal.SIGTERM, 0, 0), 5000)
+    out["on_signal_usr1_us"] = per_call(lambda: sup._on_signal(signal.SIGUSR1, 0, 0), 5000)
+    out["sigpending_us"] = per_call(lambda: signal.SIGCHLD in signal.sigpending(), 5000)
+    # The wait's own bookkeeping: the earliest deadline, and the call itself (self-signalled).
+    out["next_deadline_pending_us"] = per_call(sup._next_deadline, 5000)
+    def wait_pending():
+        os.kill(me, signal.SIGWINCH)
+        sup._wait()
+    out["wait_pending_us"] = per_call(wait_pending, 5000)
+    saved, sup.deadline = sup.deadline, None
+    out["next_deadline_none_us"] = per_call(sup._next_deadline, 5000)
+    def wait_none():
+        os.kill(me, signal.SIGWINCH)
+        sup._wait()
+    out["wait_none_us"] = per_call(wait_none, 5000)
+    sup.deadline = saved
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
+    # The exit path: the program has exited; Supervisor._reap reaps it, finds no child left
+    # (--leftovers stop) and sets the result, against the 15-line init's waitpid loop.
+    def exited_main():
+        pid = os.posix_spawn("/bin/true", ["true"], {}, setpgroup=0)
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # a zombie now, not reaped
+        return pid
+    def reap_and_finish():
+        pid = exited_main()
+        s = Supervisor(config, Log(config.verbosity, config.log_format, PERSONALITY.render),
+                       Child(pid, pid, []), took_terminal=False)
+        start = time.perf_counter_ns()
+        s._reap()
+        took = time.perf_counter_ns() - start
+        assert s.result == 0
+        return took / 1000.0
+    def bare_reap():
+        child = exited_main()
+        start = time.perf_counter_ns()
+        while True:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == child:
+                os.waitstatus_to_exitcode(status)
+                break
+        return (time.perf_counter_ns() - start) / 1000.0
+    runs = [(reap_and_finish(), bare_reap()) for _ in range(41)]
+    out["reap_finish_us"] = sorted(r[0] for r in runs)[20]
+    out["bare_reap_us"] = sorted(r[1] for r in runs)[20]
 except Exception as exc:
     out["on_signal_error"] = "%s: %s" % (type(exc).__name__, exc)
 
@@ -226,30 +276,27 @@ RUN_PHASE = r"""
 import json, os, sys, time
 sys.path.insert(0, SITE)
 import pyinit.main as m
+from pyinit import startup
+from pyinit.personalities import pyinit as personality
 class Done(Exception):
     pass
 def fake_exit(code):
     raise Done(code)
 m._exit = fake_exit  # main() ends in os._exit(): stop there instead, to report
 phases = {}
-for name in ("parse", "run"):
-    real = getattr(m, name)
-    def timed(*args, _real=real, _name=name, **kwargs):
+def timed(owner, attr, name):
+    real = getattr(owner, attr)
+    def wrapper(*args, **kwargs):
         start = time.perf_counter_ns()
         try:
-            return _real(*args, **kwargs)
+            return real(*args, **kwargs)
         finally:
-            phases[_name] = (time.perf_counter_ns() - start) / 1000.0
-    setattr(m, name, timed)
-from pyinit import spawn as spawn_module
-real_spawn = spawn_module.spawn
-def timed_spawn(plan):
-    start = time.perf_counter_ns()
-    try:
-        return real_spawn(plan)
-    finally:
-        phases["spawn"] = (time.perf_counter_ns() - start) / 1000.0
-m.spawn = timed_spawn
+            phases[name] = (time.perf_counter_ns() - start) / 1000.0
+    setattr(owner, attr, wrapper)
+# The pipeline's steps (main.py): run = select + parse + start + supervise; spawn inside start.
+timed(m, "run", "run")
+timed(personality.Pyinit, "parse", "parse")
+timed(startup, "spawn", "spawn")
 argv = ["pyinit", "--", "true"]
 if PROFILE:
     import cProfile, io, pstats
@@ -405,8 +452,6 @@ def in_process(python: str, site: str, script: str) -> dict[str, Any]:
 
 def memory_by_mapping(rows: list[Contender], sigrecv: str, tmp: Path) -> dict[str, Any]:
     """smaps per mapping of each contender idle, side by side."""
-    from bench.pidns import Fifo
-
     found: dict[str, Any] = {}
     for c in rows:
         fifo = None
@@ -428,6 +473,221 @@ def memory_by_mapping(rows: list[Contender], sigrecv: str, tmp: Path) -> dict[st
     return found
 
 
+# --- live: the signal path and the stop, as the benchmark runs them, on a kernel timeline -----------
+
+
+def _live_rows(everyone: dict[str, Contender], keys: list[str]) -> list[tuple[str, str, list[str]]]:
+    """(key, label, wrap for the signal scenario) of those present; pyinit twice: with the grace
+    period pending as in the benchmark, and with none, which tells what a pending one costs."""
+    rows = []
+    for key in keys:
+        c = everyone.get(key)
+        if c is None or c.wrap is None:
+            continue
+        rows.append((key, c.label, c.signal_argv([])))
+        if key == MAIN:
+            rows.append(
+                (MAIN + "-nograce", c.label + ", --grace none", [*c.wrap[:-1], "--grace", "none", "--"])
+            )
+    return rows
+
+
+def live_signal(
+    everyone: dict[str, Contender], build: Build, settings: Any, tmp: Path, rounds: int, why_not: str | None
+) -> dict[str, Any]:
+    """pyinit, the 15-line init and tini at once, everything pinned to one CPU as in the
+    benchmark, SIGTERM and SIGUSR1 in turn; perf's timeline splits each forwarding."""
+    from bench.scenarios import SIGNAL_KINDS, cpu_sets
+
+    cpu = min(cpu_sets(settings.cpu)["pinned"])
+    rows = _live_rows(everyone, [MAIN, "py-init", "tini"])
+    own = os.sched_getaffinity(0)
+    sessions: list[tuple[str, Fifo, Namespace]] = []
+    os.sched_setaffinity(0, {cpu})
+    recorder = trace.Recorder(cpu, tmp / "signal.perf") if why_not is None else None
+    try:
+        for key, _, wrap in rows:
+            fifo = Fifo(tmp / ("live-%s" % key))
+            sessions.append(
+                (key, fifo, Namespace(wrap + [build.helpers["sigrecv"], str(fifo.path), "stamp"]))
+            )
+        targets = []
+        for key, fifo, ns in sessions:
+            fifo.read_record()
+            targets += [(key, "via", ns.init_pid, fifo.fd), (key, "direct", ns.program_pid(), fifo.fd)]
+            os.set_blocking(fifo.fd, True)
+        time.sleep(0.3)
+        argv = [build.helpers["sigping"], str(rounds), str(settings.signal_gap_us)]
+        argv += [",".join(str(int(s)) for s in SIGNAL_KINDS)] + ["%d:%d" % (t[2], t[3]) for t in targets]
+        before = {key: cpu_ns(ns.init_pid) for key, _, ns in sessions}
+        if recorder is not None:
+            recorder.__enter__()
+        try:
+            done = subprocess.run(argv, pass_fds=[t[3] for t in targets], capture_output=True, text=True)
+        finally:
+            if recorder is not None:
+                recorder.__exit__()
+        cost = {key: cpu_ns(ns.init_pid) - before[key] for key, _, ns in sessions}
+        inits = {key: ns.init_pid for key, _, ns in sessions}
+    finally:
+        os.sched_setaffinity(0, own)
+        for _, fifo, ns in sessions:
+            ns.kill()
+            fifo.close()
+    latency: dict[str, dict[str, list[float]]] = {key: {"via": [], "direct": []} for key, _, _ in rows}
+    for line in done.stdout.splitlines():
+        index, _, ns_ = (int(w) for w in line.split())
+        if ns_ >= 0:
+            latency[targets[index][0]][targets[index][1]].append(ns_ / 1000.0)
+    events = recorder.events() if recorder is not None else []
+    report: dict[str, Any] = {"cpu": cpu, "rounds": rounds, "perf": why_not or "yes", "rows": {}}
+    for key, label, _ in rows:
+        via, direct = latency[key]["via"], latency[key]["direct"]
+        row: dict[str, Any] = {
+            "label": label,
+            "added_p50_us": (stats.median(via) or 0) - (stats.median(direct) or 0),
+            "added_p90_us": (stats.percentile(via, 90) or 0) - (stats.percentile(direct, 90) or 0),
+            "cpu_us_per_signal": cost[key] / 1000.0 / len(via) if via else None,
+        }
+        if events:
+            steps = trace.signal_steps(events, inits[key])
+            row["steps"] = {
+                SIGNAL_KINDS.get(signo, str(signo)): {name: stats.median(v) for name, v in d.items()}
+                for signo, d in sorted(steps.items())
+            }
+        report["rows"][key] = row
+    return report
+
+
+def live_stop(
+    everyone: dict[str, Contender], build: Build, settings: Any, tmp: Path, reps: int, why_not: str | None
+) -> dict[str, Any]:
+    """The stop scenario, pinned, with perf's timeline of each run split into its steps."""
+    from bench.scenarios import _wait_exit, cpu_sets
+
+    cpu = min(cpu_sets(settings.cpu)["pinned"])
+    keys = [k for k in (MAIN, "py-init", "tini", "none") if k in everyone and everyone[k].wrap is not None]
+    own = os.sched_getaffinity(0)
+    runs: list[dict[str, Any]] = []
+    os.sched_setaffinity(0, {cpu})
+    recorder = trace.Recorder(cpu, tmp / "stop.perf") if why_not is None else None
+    if recorder is not None:
+        recorder.__enter__()
+    try:
+        for rep in range(reps):
+            for key in keys[rep % len(keys) :] + keys[: rep % len(keys)]:
+                c = everyone[key]
+                assert c.wrap is not None
+                fifo = Fifo(tmp / ("stop-%s-%d" % (key, rep)))
+                ns = Namespace(c.wrap + [build.helpers["sigrecv"], str(fifo.path), "stop"])
+                try:
+                    fifo.read_record()
+                    init = ns.init_pid
+                    program = init if c.kind == "none" else ns.program_pid()
+                    time.sleep(0.05)
+                    start = time.monotonic_ns()
+                    os.kill(init, signal.SIGTERM)
+                    status = _wait_exit(ns, timeout=60)
+                    end = time.monotonic_ns()
+                    total = end - start
+                    there = int.from_bytes(fifo.read_record(timeout=1), "little", signed=True) - start
+                finally:
+                    if ns.proc.returncode is None:
+                        ns.kill()
+                    fifo.close()
+                if status == 0:
+                    runs.append(
+                        {
+                            "key": key,
+                            "init": init,
+                            "program": program,
+                            "unshare": ns.proc.pid,
+                            "total_us": total / 1000.0,
+                            "there_us": there / 1000.0,
+                            "window": (start - 1000, end + 1000),
+                        }
+                    )
+    finally:
+        if recorder is not None:
+            recorder.__exit__()
+        os.sched_setaffinity(0, own)
+    events = recorder.events() if recorder is not None else []
+    report: dict[str, Any] = {"cpu": cpu, "reps": reps, "perf": why_not or "yes", "rows": {}}
+    for key in keys:
+        mine = [r for r in runs if r["key"] == key]
+        row: dict[str, Any] = {
+            "label": everyone[key].label,
+            "total_us": stats.median([r["total_us"] for r in mine]),
+            "there_us": stats.median([r["there_us"] for r in mine]),
+        }
+        if events:
+            steps = [
+                trace.stop_steps(trace.window(events, *r["window"]), r["init"], r["program"], r["unshare"])
+                for r in mine
+            ]
+            row["steps"] = trace.medians(steps)  # type: ignore[arg-type]
+            calls = [str(s["init_calls"]) for s in steps]
+            row["init_calls"] = max(set(calls), key=calls.count) if calls else ""
+        report["rows"][key] = row
+    return report
+
+
+def print_live_signal(report: dict[str, Any]) -> None:
+    print(
+        "   pinned to CPU %d, %d rounds; added = via - direct at p50 and p90, us; CPU: the init's per signal"
+        % (report["cpu"], report["rounds"])
+    )
+    if report["perf"] != "yes":
+        print("   (no kernel timeline: %s)" % report["perf"])
+    for row in report["rows"].values():
+        print(
+            "   %-52s added p50 %5.1f  p90 %5.1f  CPU %5.1f"
+            % (row["label"], row["added_p50_us"], row["added_p90_us"], row["cpu_us_per_signal"] or 0)
+        )
+        for kind, d in row.get("steps", {}).items():
+            print(
+                "     %-4s woken %5.1f | its code %5.1f, kill() %4.1f, its code %5.1f | awake %5.1f,"
+                " %.0f other call(s)"
+                % tuple(
+                    [kind] + [d.get(k) or 0.0 for k in ("woken", "before", "kill", "after", "awake", "calls")]
+                )
+            )
+    if any("steps" in r for r in report["rows"].values()):
+        print(
+            "   woken: sender's kill() -> the init's wait returns; its code: until its kill(), then until it"
+        )
+        print("   waits again (pinned, the program runs only then); awake: all three; medians, us")
+
+
+def print_live_stop(report: dict[str, Any]) -> None:
+    print("   pinned to CPU %d, %d runs each, medians, us" % (report["cpu"], report["reps"]))
+    if report["perf"] != "yes":
+        print("   (no kernel timeline: %s)" % report["perf"])
+    for row in report["rows"].values():
+        print(
+            "   %-40s total %6.0f, TERM at the program after %5.0f"
+            % (row["label"], row["total_us"] or 0, row["there_us"] or 0)
+        )
+        d = row.get("steps")
+        if d:
+            print(
+                "     TERM -> init's kill %5s | -> program's exit %4s | -> init woken by SIGCHLD %4s |"
+                " init's code to exit_group %4s (calls: %s)\n       | teardown until unshare wakes %5s |"
+                " unshare %3s"
+                % (
+                    _num(d.get("term")),
+                    _num(d.get("program")),
+                    _num(d.get("sigchld")),
+                    _num(d.get("reap_exit")),
+                    row.get("init_calls") or "-",
+                    _num(d.get("teardown")),
+                    _num(d.get("unshare")),
+                )
+            )
+    print("   teardown: the init's exit_group() until its parent (unshare) returns from wait: the address")
+    print("   space, files, the PID and mount namespaces, the wake-up")
+
+
 def _num(value: float | None) -> str:
     return "-" if value is None else "%.0f" % value
 
@@ -442,7 +702,17 @@ def _short(path: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--runs", type=int, default=15, help="importtime runs per row (medians)")
+    parser.add_argument("--signal-rounds", type=int, default=300, help="rounds of section 7")
+    parser.add_argument("--stop-reps", type=int, default=15, help="stops per init in section 8")
+    parser.add_argument(
+        "--only", default="", help="sections to run, comma-separated: 1,2,3,5,6,7,8 (3: 3 and 4)"
+    )
     args = parser.parse_args(argv)
+    only = {word.strip() for word in args.only.split(",") if word.strip()}
+
+    def want(section: str) -> bool:
+        return not only or section in only
+
     why = can_unshare()
     if why:
         print("bench: %s" % why, file=sys.stderr)
@@ -454,135 +724,176 @@ def main(argv: list[str] | None = None) -> None:
     everyone = {c.key: c for c in contenders(build)}
     report: dict[str, Any] = {"python": python}
 
-    print("== 1. -X importtime as PID 1 running `true`: medians of %d runs (us)" % args.runs)
-    keys = [k for k in ("floor-os-signal", "pyinit-fast", MAIN, "pyinit-m", "pyinit-dev") if k in everyone]
-    imports = profile_imports([everyone[k] for k in keys], args.runs)
-    report["imports"] = imports
-    for key in keys:
-        row = imports[key]
-        groups = ", ".join("%s %.0f" % (g, v) for g, v in row["groups_us"].items() if v)
-        print("   %-40s %3d modules, %6.0f us: %s" % (row["label"], row["modules"], row["total_us"], groups))
-    fast = imports.get("pyinit-fast")
-    if fast:
-        print("   beyond the floor (pyinit -I -S): %s" % ", ".join(fast["beyond_floor"]))
-        print(
-            "   slowest imports (self us, pyinit -I -S): %s"
-            % ", ".join("%s %.0f" % kv for kv in fast["top_self_us"])
-        )
-    for key in ("pyinit-dev", MAIN):
-        if key in imports and imports[key]["groups_us"]["site and .pth"]:
+    if want("1"):
+        print("== 1. -X importtime as PID 1 running `true`: medians of %d runs (us)" % args.runs)
+        keys = [
+            k for k in ("floor-os-signal", "pyinit-fast", MAIN, "pyinit-m", "pyinit-dev") if k in everyone
+        ]
+        imports = profile_imports([everyone[k] for k in keys], args.runs)
+        report["imports"] = imports
+        for key in keys:
             row = imports[key]
-            site_mods = [m for m in row["beyond_floor"] if not m.startswith("pyinit")]
-            print("   %s: also imports %s" % (row["label"], ", ".join(site_mods)))
-
-    print("\n== 2. Memory")
-    traced = in_process(python, str(build.site), TRACEMALLOC)
-    report["tracemalloc"] = traced
-    if "error" in traced:
-        print("   tracemalloc: n/a: %s" % traced["error"])
-    else:
-        print(
-            "   import pyinit.main allocates %.0f KiB of Python objects (tracemalloc), %d -> %d modules"
-            % (traced["total_kib"], traced["modules_floor"], traced["modules_pyinit"])
-        )
-        for name, size, count in traced["top"][:10]:
-            print("     %-50s %7.1f KiB %6d blocks" % (name, size / 1024.0, count))
-    gc_runs = in_process(python, str(build.site), GC_DURING_IMPORT)
-    report["gc_during_import"] = gc_runs
-    if "error" not in gc_runs:
-        spans = gc_runs["collections"]
-        print(
-            "   garbage collections while importing os, signal and pyinit.main: %d (%d of them in the"
-            " floor's imports), %.0f us of %.0f us: %s"
-            % (
-                len(spans),
-                gc_runs["floor_collections"],
-                sum(us for _, us in spans),
-                gc_runs["import_us"],
-                ", ".join("gen%d %.0f" % (gen, us) for gen, us in spans),
-            )
-        )
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="pyinit-profile-") as tmp:
-        mem_keys = [k for k in ("floor-os-signal", "pyinit-fast", MAIN) if k in everyone]
-        maps = memory_by_mapping([everyone[k] for k in mem_keys], build.helpers["sigrecv"], Path(tmp))
-    report["smaps"] = maps
-    names = sorted(
-        {n for m in maps.values() for n in m},
-        key=lambda n: -max(maps[k].get(n, {}).get("rss", 0) for k in maps),
-    )
-    print("   RSS by mapping, KiB (private in parentheses):")
-    print("     %-40s" % "" + "".join("%22s" % k for k in mem_keys))
-    for name in names[:14]:
-        cells = []
-        for k in mem_keys:
-            entry = maps[k].get(name)
-            cells.append("%22s" % ("-" if not entry else "%d (%d)" % (entry["rss"], entry["private"])))
-        print("     %-40s" % _short(name) + "".join(cells))
-    totals = ["%22s" % sum(e["rss"] for e in maps[k].values()) for k in mem_keys]
-    print("     %-40s" % "total" + "".join(totals))
-
-    print("\n== 3 and 4. In-process, hot (us per call; pyinit.main imported)")
-    hot = in_process(python, str(build.site), IN_PROCESS)
-    report["hot"] = hot
-    if "error" in hot:
-        print("   n/a: %s" % hot["error"])
-    else:
-        print(
-            "   spawn `true` and wait: fork+exec %.0f us, posix_spawn (vfork) %.0f us"
-            % (hot["fork_exec_us"], hot["posix_spawn_us"])
-        )
-        print(
-            "   self-signal + sigwaitinfo: pyinit's set of %d signals %.1f us, one signal %.1f us"
-            % (hot["handled_signals"], hot["sigwaitinfo_handled_us"], hot["sigwaitinfo_one_us"])
-        )
-        print(
-            "   signal.pthread_sigmask(SIG_BLOCK, that set): %.1f us (the enum conversion of the result);"
-            " _signal's: %.1f us" % (hot["pthread_sigmask_us"], hot["_signal_pthread_sigmask_us"])
-        )
-        if "on_signal_us" in hot:
+            groups = ", ".join("%s %.0f" % (g, v) for g, v in row["groups_us"].items() if v)
             print(
-                "   Supervisor._on_signal (forward SIGWINCH to a group): %.1f us, of which kill() %.1f us"
-                % (hot["on_signal_us"], hot["kill_group_us"])
+                "   %-40s %3d modules, %6.0f us: %s" % (row["label"], row["modules"], row["total_us"], groups)
             )
+        fast = imports.get("pyinit-fast")
+        if fast:
+            print("   beyond the floor (pyinit -I -S): %s" % ", ".join(fast["beyond_floor"]))
+            print(
+                "   slowest imports (self us, pyinit -I -S): %s"
+                % ", ".join("%s %.0f" % kv for kv in fast["top_self_us"])
+            )
+        for key in ("pyinit-dev", MAIN):
+            if key in imports and imports[key]["groups_us"]["site and .pth"]:
+                row = imports[key]
+                site_mods = [m for m in row["beyond_floor"] if not m.startswith("pyinit")]
+                print("   %s: also imports %s" % (row["label"], ", ".join(site_mods)))
+
+    if want("2"):
+        print("\n== 2. Memory")
+        traced = in_process(python, str(build.site), TRACEMALLOC)
+        report["tracemalloc"] = traced
+        if "error" in traced:
+            print("   tracemalloc: n/a: %s" % traced["error"])
         else:
-            print("   Supervisor._on_signal: n/a: %s" % hot.get("on_signal_error"))
-    print(
-        "\n== 5. pyinit's run phase as PID 1 running `true`, in-process (medians of %d runs, us)" % args.runs
-    )
-    phase = run_phase(python, str(build.site), args.runs)
-    report["run_phase"] = phase
-    if "error" in phase:
-        print("   n/a: %s" % phase["error"])
-    else:
-        med = phase["medians_us"]
-        print(
-            "   main() %s: parse %s, run %s, of which spawn (fork, exec, exec-status pipe) %s"
-            % tuple(_num(med.get(k)) for k in ("main", "parse", "run", "spawn"))
+            print(
+                "   import pyinit.main allocates %.0f KiB of Python objects (tracemalloc), %d -> %d modules"
+                % (traced["total_kib"], traced["modules_floor"], traced["modules_pyinit"])
+            )
+            for name, size, count in traced["top"][:10]:
+                print("     %-50s %7.1f KiB %6d blocks" % (name, size / 1024.0, count))
+        gc_runs = in_process(python, str(build.site), GC_DURING_IMPORT)
+        report["gc_during_import"] = gc_runs
+        if "error" not in gc_runs:
+            spans = gc_runs["collections"]
+            print(
+                "   garbage collections while importing os, signal and pyinit.main: %d (%d of them in the"
+                " floor's imports), %.0f us of %.0f us: %s"
+                % (
+                    len(spans),
+                    gc_runs["floor_collections"],
+                    sum(us for _, us in spans),
+                    gc_runs["import_us"],
+                    ", ".join("gen%d %.0f" % (gen, us) for gen, us in spans),
+                )
+            )
+        with tempfile.TemporaryDirectory(prefix="pyinit-profile-") as tmp:
+            mem_keys = [k for k in ("floor-os-signal", "pyinit-fast", MAIN) if k in everyone]
+            maps = memory_by_mapping([everyone[k] for k in mem_keys], build.helpers["sigrecv"], Path(tmp))
+        report["smaps"] = maps
+        names = sorted(
+            {n for m in maps.values() for n in m},
+            key=lambda n: -max(maps[k].get(n, {}).get("rss", 0) for k in maps),
         )
-        print("   cProfile of the median of 5 runs, by own time:")
-        for line in phase["profile"].splitlines():
-            if line.strip():
-                print("     " + line)
-    print("\n== 6. Reaping, in-process: us per zombie of the SIGCHLD loop (medians of 7, alternated)")
-    reaping = in_process(python, str(build.site), "REAPLOOP = %r\n%s" % (build.helpers["reaploop"], REAPING))
-    report["reaping"] = reaping
-    if "error" in reaping:
-        print("   n/a: %s" % reaping["error"])
-    else:
-        kinds = ("c", "python", "supervisor")
-        med = {k: stats.median([v for v in reaping[k] if v is not None]) for k in kinds}
-        report["reaping"]["medians_us"] = med
+        print("   RSS by mapping, KiB (private in parentheses):")
+        print("     %-40s" % "" + "".join("%22s" % k for k in mem_keys))
+        for name in names[:14]:
+            cells = []
+            for k in mem_keys:
+                entry = maps[k].get(name)
+                cells.append("%22s" % ("-" if not entry else "%d (%d)" % (entry["rss"], entry["private"])))
+            print("     %-40s" % _short(name) + "".join(cells))
+        totals = ["%22s" % sum(e["rss"] for e in maps[k].values()) for k in mem_keys]
+        print("     %-40s" % "total" + "".join(totals))
+
+    if want("3"):
+        print("\n== 3 and 4. In-process, hot (us per call; pyinit.main imported)")
+        hot = in_process(python, str(build.site), IN_PROCESS)
+        report["hot"] = hot
+        if "error" in hot:
+            print("   n/a: %s" % hot["error"])
+        else:
+            print(
+                "   spawn `true` and wait: fork+exec %.0f us, posix_spawn (vfork) %.0f us"
+                % (hot["fork_exec_us"], hot["posix_spawn_us"])
+            )
+            print(
+                "   self-signal + sigwaitinfo: pyinit's set of %d signals %.1f us, one signal %.1f us"
+                % (hot["handled_signals"], hot["sigwaitinfo_handled_us"], hot["sigwaitinfo_one_us"])
+            )
+            print(
+                "   signal.pthread_sigmask(SIG_BLOCK, that set): %.1f us (the enum conversion of the result);"
+                " _signal's: %.1f us" % (hot["pthread_sigmask_us"], hot["_signal_pthread_sigmask_us"])
+            )
+            if "on_signal_us" in hot and "reap_finish_us" in hot:
+                print(
+                    "   Supervisor._on_signal (forward SIGWINCH to a group): %.1f us, of which kill() %.1f us"
+                    % (hot["on_signal_us"], hot["kill_group_us"])
+                )
+                print(
+                    "   grace period pending: _on_signal SIGTERM %.1f us, SIGUSR1 %.1f us (sigpending check"
+                    " %.1f us of it); _next_deadline %.2f us (none pending: %.2f)"
+                    % (
+                        hot["on_signal_term_us"],
+                        hot["on_signal_usr1_us"],
+                        hot["sigpending_us"],
+                        hot["next_deadline_pending_us"],
+                        hot["next_deadline_none_us"],
+                    )
+                )
+                print(
+                    "   self-signal + Supervisor._wait: %.1f us with the grace period pending,"
+                    " %.1f us without" % (hot["wait_pending_us"], hot["wait_none_us"])
+                )
+                print(
+                    "   exit path, the program a zombie: Supervisor._reap (reap, nothing left, result)"
+                    " %.1f us; a bare waitpid loop %.1f us" % (hot["reap_finish_us"], hot["bare_reap_us"])
+                )
+            else:
+                print("   Supervisor: n/a: %s" % hot.get("on_signal_error"))
+    if want("5"):
         print(
-            "   %d zombies, waitpid(-1, WNOHANG|WUNTRACED|WCONTINUED) until none is ready:"
-            " C %.2f, Python loop %.2f, pyinit's Supervisor._reap %.2f"
-            % (reaping["zombies"], med["c"], med["python"], med["supervisor"])
+            "\n== 5. pyinit's run phase as PID 1 running `true`, in-process (medians of %d runs, us)"
+            % args.runs
         )
-        print(
-            "   what Python adds per zombie: %.2f us (loop), %.2f us (pyinit); the kernel's part is in all"
-            % (med["python"] - med["c"], med["supervisor"] - med["c"])
+        phase = run_phase(python, str(build.site), args.runs)
+        report["run_phase"] = phase
+        if "error" in phase:
+            print("   n/a: %s" % phase["error"])
+        else:
+            med = phase["medians_us"]
+            print(
+                "   main() %s: parse %s, run %s, of which spawn (fork, exec, exec-status pipe) %s"
+                % tuple(_num(med.get(k)) for k in ("main", "parse", "run", "spawn"))
+            )
+            print("   cProfile of the median of 5 runs, by own time:")
+            for line in phase["profile"].splitlines():
+                if line.strip():
+                    print("     " + line)
+    if want("6"):
+        print("\n== 6. Reaping, in-process: us per zombie of the SIGCHLD loop (medians of 7, alternated)")
+        reaping = in_process(
+            python, str(build.site), "REAPLOOP = %r\n%s" % (build.helpers["reaploop"], REAPING)
         )
+        report["reaping"] = reaping
+        if "error" in reaping:
+            print("   n/a: %s" % reaping["error"])
+        else:
+            kinds = ("c", "python", "supervisor")
+            med = {k: stats.median([v for v in reaping[k] if v is not None]) for k in kinds}
+            report["reaping"]["medians_us"] = med
+            print(
+                "   %d zombies, waitpid(-1, WNOHANG|WUNTRACED|WCONTINUED) until none is ready:"
+                " C %.2f, Python loop %.2f, pyinit's Supervisor._reap %.2f"
+                % (reaping["zombies"], med["c"], med["python"], med["supervisor"])
+            )
+            print(
+                "   what Python adds per zombie: %.2f us (loop), %.2f us (pyinit);"
+                " the kernel's part is in all" % (med["python"] - med["c"], med["supervisor"] - med["c"])
+            )
+    if want("7") or want("8"):
+        why_not = trace.available()
+        settings = Settings.make(True)
+        with tempfile.TemporaryDirectory(prefix="pyinit-profile-") as tmp:
+            print("\n== 7. The signal path, live: SIGTERM and SIGUSR1 in turn, inits running at once")
+            report["live_signal"] = live_signal(
+                everyone, build, settings, Path(tmp), args.signal_rounds, why_not
+            )
+            print_live_signal(report["live_signal"])
+            print("\n== 8. Stop, live: SIGTERM to PID 1 until the namespace is gone, step by step")
+            report["live_stop"] = live_stop(everyone, build, settings, Path(tmp), args.stop_reps, why_not)
+            print_live_stop(report["live_stop"])
     out = ROOT / "bench" / "results" / (time.strftime("%Y%m%d-%H%M%S") + "-profile.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

@@ -16,7 +16,7 @@ from typing import Any
 
 from bench import scenarios, stats
 from bench.build import ROOT, peer_version, prepare, real_python
-from bench.contenders import MAIN, contenders
+from bench.contenders import MAIN, SIGNAL_GRACE, contenders
 from bench.pidns import can_unshare
 
 SCENARIOS = ("startup", "signal", "stop", "idle", "reaping")
@@ -79,6 +79,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1")
     parser.add_argument("--only", default="", help="comma-separated: " + ",".join(SCENARIOS))
+    parser.add_argument(
+        "--baseline",
+        default=os.environ.get("BENCH_BASELINE", ""),
+        help="a git commit whose pyinit is measured beside the current one (no-worse checks against it)",
+    )
+    parser.add_argument(
+        "--cpu", type=int, default=None, help="the CPU of the pinned runs (default: the highest allowed)"
+    )
     parser.add_argument("--json", default="", help="where to write the results (default bench/results/)")
     parser.add_argument(
         "--signal-gap-us",
@@ -100,11 +108,12 @@ def main(argv: list[str] | None = None) -> None:
 
     began = time.monotonic()
     python = real_python(os.environ.get("BENCH_PYTHON") or str(ROOT / ".venv" / "bin" / "python"))
-    build = prepare(python)
+    build = prepare(python, args.baseline)
     everyone = contenders(build)
     settings = scenarios.Settings.make(args.quick)
     if args.signal_gap_us is not None:
         settings.signal_gap_us = args.signal_gap_us
+    settings.cpu = args.cpu
     version = subprocess.run(
         [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
     )
@@ -229,40 +238,58 @@ def print_startup(result: dict[str, Any]) -> None:
 
 def print_signal(result: dict[str, Any]) -> None:
     s = result["summary"]
-    tini = s.get("tini", {}).get("added_p50_us")
-    print("== 2. Signal latency (us): kill() of the init -> the program's handler (direct: to the program)")
-    rows = [
-        [
-            row["label"],
-            stats.fmt_ratio(stats.ratio(row["added_p50_us"], tini)),
-            _num(row["added_p50_us"], "%.1f"),
-            _num(row["via_p50_us"], "%.1f"),
-            _num(row["via_p99_us"], "%.1f"),
-            _num(row["direct_p50_us"], "%.1f"),
-            _num(row["direct_p99_us"], "%.1f"),
-            _num(row["init_cpu_us_per_signal"], "%.1f"),
-            "%d/%d" % (row["lost"], row["pings"] + row["lost"]),
-        ]
-        for row in s.values()
-    ]
-    _table(
-        [
-            "",
-            "added x tini",
-            "added p50",
-            "via p50",
-            "via p99",
-            "direct p50",
-            "direct p99",
-            "init CPU",
-            "lost",
-        ],
-        rows,
+    kinds = result.get("signals", ["TERM", "USR1"])
+    print(
+        "== 2. Signal latency added by the init (us): kill() of the init -> the program's handler,"
+        " less kill() of the program"
     )
     print(
-        "   init CPU: the init's CPU time per forwarded signal (schedstat), us; %d us between pings"
-        % result["gap_us"]
+        "   SIG%s in turn, %d us apart; pinned: sigping, unshare, the inits and the programs all on CPU %s;"
+        % (" and SIG".join(kinds), result["gap_us"], result.get("cpu", "?"))
     )
+    grace = [row["label"] for row in s.values() if "--grace" in row.get("argv", [])]
+    if grace:
+        print(
+            "   %s run with --grace %d: the grace period starts at the first SIGTERM and stays pending"
+            % (", ".join(grace), SIGNAL_GRACE)
+        )
+    floor_key, tini_key = stats.PY_FLOOR, "tini"
+    rows = []
+    for row in s.values():
+        for mode in scenarios.MODES:
+            m = row.get(mode, {})
+            both = m.get("all", {})
+            floor = s.get(floor_key, {}).get(mode, {}).get("all", {})
+            tini = s.get(tini_key, {}).get(mode, {}).get("all", {})
+            cells = [
+                row["label"] if mode == scenarios.MODES[0] else "",
+                mode,
+                _num(both.get("added_p50_us"), "%.1f"),
+                stats.fmt_ratio(stats.ratio(both.get("added_p50_us"), floor.get("added_p50_us"))),
+                stats.fmt_ratio(stats.ratio(both.get("added_p50_us"), tini.get("added_p50_us"))),
+                _num(both.get("added_p90_us"), "%.1f"),
+                stats.fmt_ratio(stats.ratio(both.get("added_p90_us"), floor.get("added_p90_us"))),
+                _num(both.get("added_p99_us"), "%.0f"),
+            ]
+            for kind in kinds:
+                k = m.get(kind, {})
+                cells.append(
+                    "/".join(_num(k.get("added_p%d_us" % pct), "%.0f") for pct in scenarios.PERCENTILES)
+                )
+            cells += [
+                _num(both.get("direct_p50_us"), "%.1f"),
+                _num(both.get("via_p99_us"), "%.0f"),
+                _num(m.get("init_cpu_us_per_signal"), "%.1f"),
+                "%d/%d" % (m.get("lost", 0), both.get("n", 0) * 2 + m.get("lost", 0)),
+            ]
+            rows.append(cells)
+    headers = ["", "", "p50", "x 15-line", "x tini", "p90", "x 15-line", "p99"]
+    headers += ["%s p50/90/99" % kind for kind in kinds]
+    headers += ["direct p50", "via p99", "init CPU", "lost"]
+    _table(headers, rows)
+    print("   pN: the init's latency at percentile N less the program's own at N (both signals); per signal")
+    print("   the same; direct: kill() of the program itself; via p99: through the init, end to end;")
+    print("   init CPU: the init's CPU time per forwarded signal (schedstat), us")
 
 
 def print_reaping(result: dict[str, Any]) -> None:
@@ -362,20 +389,37 @@ def print_idle(result: dict[str, Any]) -> None:
 
 def print_stop(result: dict[str, Any]) -> None:
     s = result["summary"]
-    none, tini = s.get("none", {}).get("median"), s.get("tini", {}).get("median")
-    print("== 6. Stop: SIGTERM to PID 1 until the namespace is gone (program exits at once on TERM)")
-    rows = [
-        [
-            row["label"],
-            stats.fmt_ratio(stats.ratio(row["median"], tini)),
-            stats.fmt_ratio(stats.ratio(row["median"], none)),
-            _num(row["median"]),
-            "%s-%s" % (_num(row["p25"]), _num(row["p75"])),
-            str(row["failures"]) if row["failures"] else "",
-        ]
-        for row in s.values()
-    ]
-    _table(["", "x tini", "x none", "median ms", "p25-p75", "fail"], rows)
+    print(
+        "== 6. Stop: SIGTERM to PID 1 until the namespace is gone (program exits at once on TERM);"
+        " pinned: all on CPU %s" % result.get("cpu", "?")
+    )
+    rows = []
+    for row in s.values():
+        for mode in scenarios.MODES:
+            m = row.get(mode, {})
+            tini = s.get("tini", {}).get(mode, {}).get("median")
+            none = s.get("none", {}).get(mode, {}).get("median")
+            med, fwd = m.get("median"), m.get("forwarded_median")
+            rows.append(
+                [
+                    row["label"] if mode == scenarios.MODES[0] else "",
+                    mode,
+                    _num(med),
+                    stats.fmt_ratio(stats.ratio(med, tini)),
+                    _num(None if med is None or tini is None else med - tini, "%+.2f"),
+                    _num(None if med is None or none is None else med - none, "%+.2f"),
+                    "%s-%s" % (_num(m.get("p25")), _num(m.get("p75"))),
+                    _num(fwd),
+                    _num(None if med is None or fwd is None else med - fwd),
+                    str(m["failures"]) if m.get("failures") else "",
+                ]
+            )
+    _table(
+        ["", "", "median ms", "x tini", "- tini", "- none", "p25-p75", "TERM there", "rest", "fail"],
+        rows,
+    )
+    print("   TERM there: median time until the program's TERM handler ran (forwarding); rest: the")
+    print("   difference of the medians: the program's exit, the init's reaping and exit, the teardown")
 
 
 def print_breakdown(s: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from bench.pidns import (
     cpu_ticks,
     smaps_by_mapping,
     smaps_rollup,
+    state,
     timed_run,
 )
 
@@ -43,12 +44,15 @@ class Settings:
     idle_seconds: float
     reap_reps: int
     reap_orphans: int
+    signal_block_rounds: int = 50  # rounds of one mode (pinned, unpinned) before the other's
+    cpu: int | None = None  # the CPU of the pinned runs (None: the highest the harness may use)
 
     @classmethod
     def make(cls, quick: bool) -> Settings:
+        # signal_rounds and stop_reps are per mode: each runs pinned and unpinned.
         if quick:
-            return cls(True, 8, 150, 300, 4, 3.0, 1, 20000)
-        return cls(False, 100, 1500, 300, 30, 10.0, 7, 20000)
+            return cls(True, 8, 200, 300, 4, 3.0, 1, 20000, signal_block_rounds=50)
+        return cls(False, 100, 1500, 300, 30, 10.0, 7, 20000, signal_block_rounds=50)
 
 
 def rotated(items: list[Contender], rep: int) -> list[Contender]:
@@ -103,76 +107,150 @@ def startup(contenders: list[Contender], settings: Settings, progress: Progress)
 
 # --- 2. signal latency ------------------------------------------------------------------------
 
+#: The signals of the latency scenario, in turn: a stop signal and a plain one.  pyinit treats
+#: them differently (TERM starts the grace period), the peers alike.
+SIGNAL_KINDS = {signal.SIGTERM: "TERM", signal.SIGUSR1: "USR1"}
+#: Where the scenario's processes may run: `pinned` all on one CPU, `unpinned` where the
+#: scheduler likes (the harness's own affinity).
+MODES = ("pinned", "unpinned")
+PERCENTILES = (50, 90, 99)
+
+
+def cpu_sets(cpu: int | None) -> dict[str, set[int]]:
+    """The affinity of each mode: one CPU (by default the highest the harness may use: CPU 0
+    takes more of the machine's interrupts) against all of the harness's."""
+    allowed = os.sched_getaffinity(0)
+    chosen = max(allowed) if cpu is None else cpu
+    if chosen not in allowed:
+        raise SystemExit("bench: CPU %d is not among those allowed: %s" % (chosen, sorted(allowed)))
+    return {"pinned": {chosen}, "unpinned": set(allowed)}
+
+
+def set_affinity(pids: list[int], cpus: set[int]) -> None:
+    for pid in pids:
+        try:
+            os.sched_setaffinity(pid, cpus)
+        except OSError:  # gone: the scenario notices it on its own
+            pass
+
+
+def _latencies(via: list[float], direct: list[float]) -> dict[str, Any]:
+    """Percentiles of the latency through the init (via) and straight to the program (direct),
+    and what the init adds at each percentile: via pN - direct pN."""
+    found: dict[str, Any] = {"n": len(via)}
+    for pct in PERCENTILES:
+        v, d = stats.percentile(via, pct), stats.percentile(direct, pct)
+        found["via_p%d_us" % pct] = v
+        found["direct_p%d_us" % pct] = d
+        found["added_p%d_us" % pct] = None if v is None or d is None else v - d
+    return found
+
 
 def signal_latency(
     contenders: list[Contender], build: Build, settings: Settings, tmp: Path, progress: Progress
 ) -> dict[str, Any]:
-    """Every init runs sigrecv at once; sigping alternates between killing the init and the
-    program directly, round-robin over all of them, one signal in flight at a time."""
+    """Every init runs sigrecv (stamping both signals) at once; sigping alternates between
+    killing the init and the program directly, round-robin over all of them, one signal in
+    flight at a time, SIGTERM and SIGUSR1 in turn.  The rounds go in blocks, pinned and
+    unpinned by turns: every process of the scenario (sigping, the inits, the programs, unshare)
+    on one CPU, or free; the same processes throughout, so both modes see the same inits."""
     rows = [c for c in contenders if "signal" in c.scenarios and c.wrap is not None and c.kind != "none"]
+    cpus = cpu_sets(settings.cpu)
+    own = os.sched_getaffinity(0)
     sessions: list[tuple[Contender, Fifo, Namespace]] = []
-    cost: dict[str, tuple[int, int]] = {}
+    # (key, mode) -> [init CPU ns, context switches], summed over the blocks of that mode
+    cost: dict[tuple[str, str], list[int]] = {(c.key, m): [0, 0] for c in rows for m in MODES}
+    lines: list[tuple[str, str]] = []  # (mode, a line of sigping's output)
     try:
         for c in rows:
             fifo = Fifo(tmp / ("signal-%s" % c.key))
-            assert c.wrap is not None
-            sessions.append((c, fifo, Namespace(c.wrap + [build.helpers["sigrecv"], str(fifo.path)])))
+            argv = c.signal_argv([build.helpers["sigrecv"], str(fifo.path), "stamp"])
+            sessions.append((c, fifo, Namespace(argv)))
         targets: list[tuple[str, str, int, int]] = []  # (key, "via"|"direct", pid, fd)
+        everyone: list[int] = []  # every process of the scenario but sigping
         for c, fifo, ns in sessions:
-            fifo.read_record()  # the program's handler is installed
+            fifo.read_record()  # the program's handlers are installed
+            program = ns.program_pid()
             targets.append((c.key, "via", ns.init_pid, fifo.fd))
-            targets.append((c.key, "direct", ns.program_pid(), fifo.fd))
+            targets.append((c.key, "direct", program, fifo.fd))
+            everyone += [ns.proc.pid, ns.init_pid, program]
             os.set_blocking(fifo.fd, True)
         time.sleep(0.3)  # every init is in its wait loop by now
-        # The init's own CPU time and wake-ups over the run, per forwarded signal.
-        cost_before = {c.key: (cpu_ns(ns.init_pid), context_switches(ns.init_pid)) for c, _, ns in sessions}
-        progress("signal: %d pings to %d targets" % (settings.signal_rounds * len(targets), len(targets)))
-        argv = [build.helpers["sigping"], str(settings.signal_rounds), str(settings.signal_gap_us)]
-        argv += ["%d:%d" % (pid, fd) for _, _, pid, fd in targets]
-        done = subprocess.run(
-            argv, pass_fds=[fd for *_, fd in targets], capture_output=True, text=True, timeout=600
+        block = max(2, settings.signal_block_rounds // 2 * 2)  # even: both kinds in every block
+        blocks = max(1, settings.signal_rounds // block) * len(MODES)
+        progress(
+            "signal: %d pings to %d targets, in %d blocks of %d rounds, pinned to CPU %s and unpinned"
+            " by turns" % (blocks * block * len(targets), len(targets), blocks, block, min(cpus["pinned"]))
         )
-        if done.returncode != 0:
-            raise RuntimeError("sigping failed: %s" % done.stderr.strip())
-        cost = {
-            c.key: (
-                cpu_ns(ns.init_pid) - cost_before[c.key][0],
-                context_switches(ns.init_pid) - cost_before[c.key][1],
-            )
-            for c, _, ns in sessions
-        }
+        argv = [build.helpers["sigping"], str(block), str(settings.signal_gap_us)]
+        argv.append(",".join(str(int(s)) for s in SIGNAL_KINDS))
+        argv += ["%d:%d" % (pid, fd) for _, _, pid, fd in targets]
+        output = tmp / "sigping.out"
+        for b in range(blocks):
+            mode = MODES[b % len(MODES)]
+            set_affinity(everyone, cpus[mode])
+            before = {c.key: (cpu_ns(ns.init_pid), context_switches(ns.init_pid)) for c, _, ns in sessions}
+            os.sched_setaffinity(0, cpus[mode])  # sigping inherits it
+            try:
+                with open(output, "w") as out:  # a file: no harness woken by sigping's output
+                    done = subprocess.run(
+                        argv,
+                        pass_fds=[fd for *_, fd in targets],
+                        stdout=out,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                        timeout=600,
+                    )
+            finally:
+                os.sched_setaffinity(0, own)
+            if done.returncode != 0:
+                raise RuntimeError("sigping failed: %s" % done.stderr.strip())
+            for c, _, ns in sessions:
+                cost[c.key, mode][0] += cpu_ns(ns.init_pid) - before[c.key][0]
+                cost[c.key, mode][1] += context_switches(ns.init_pid) - before[c.key][1]
+            lines += [(mode, line) for line in output.read_text().splitlines()]
     finally:
         for _, fifo, ns in sessions:
             ns.kill()
             fifo.close()
-    raw: dict[str, dict[str, list[float]]] = {c.key: {"via": [], "direct": []} for c in rows}
-    lost: dict[str, int] = {c.key: 0 for c in rows}
-    for line in done.stdout.splitlines():
-        index, latency = (int(word) for word in line.split())
+    kinds = list(SIGNAL_KINDS.values())
+    raw: dict[str, dict[str, dict[str, dict[str, list[float]]]]] = {
+        c.key: {m: {k: {"via": [], "direct": []} for k in kinds} for m in MODES} for c in rows
+    }
+    lost: dict[tuple[str, str], int] = {(c.key, m): 0 for c in rows for m in MODES}
+    for mode, line in lines:
+        index, signo, latency = (int(word) for word in line.split())
         key, path, _, _ = targets[index]
         if latency < 0:
-            lost[key] += 1
+            lost[key, mode] += 1
         else:
-            raw[key][path].append(latency / 1000.0)
+            raw[key][mode][SIGNAL_KINDS[signo]][path].append(latency / 1000.0)
     summary = {}
     for c in rows:
-        via, direct = raw[c.key]["via"], raw[c.key]["direct"]
-        via_p50, direct_p50 = stats.median(via), stats.median(direct)
-        via_p99 = stats.percentile(via, 99)
-        summary[c.key] = dict(
-            _describe(c),
-            via_p50_us=via_p50,
-            via_p99_us=via_p99,
-            direct_p50_us=direct_p50,
-            direct_p99_us=stats.percentile(direct, 99),
-            added_p50_us=None if via_p50 is None or direct_p50 is None else via_p50 - direct_p50,
-            added_p99_us=None if via_p99 is None or direct_p50 is None else via_p99 - direct_p50,
-            pings=len(via) + len(direct),
-            lost=lost[c.key],
-            init_cpu_us_per_signal=cost[c.key][0] / 1000.0 / len(via) if via else None,
-            init_switches_per_signal=cost[c.key][1] / len(via) if via else None,
-        )
-    return {"unit": "us", "gap_us": settings.signal_gap_us, "raw": raw, "summary": summary}
+        per_mode: dict[str, Any] = {}
+        for mode in MODES:
+            by_kind = raw[c.key][mode]
+            forwarded = sum(len(by_kind[k]["via"]) for k in kinds)
+            cpu, switches = cost[c.key, mode]
+            per_mode[mode] = dict(
+                {kind: _latencies(by_kind[kind]["via"], by_kind[kind]["direct"]) for kind in kinds},
+                all=_latencies(
+                    [v for k in kinds for v in by_kind[k]["via"]],
+                    [v for k in kinds for v in by_kind[k]["direct"]],
+                ),
+                lost=lost[c.key, mode],
+                init_cpu_us_per_signal=cpu / 1000.0 / forwarded if forwarded else None,
+                init_switches_per_signal=switches / forwarded if forwarded else None,
+            )
+        summary[c.key] = dict(_describe(c), argv=c.signal_argv(["PROGRAM"]), **per_mode)
+    return {
+        "unit": "us",
+        "gap_us": settings.signal_gap_us,
+        "cpu": min(cpus["pinned"]),
+        "signals": kinds,
+        "raw": raw,
+        "summary": summary,
+    }
 
 
 # --- 3. reaping ---------------------------------------------------------------------------------
@@ -302,15 +380,14 @@ def reaping_frozen(
     return {"raw": raw, "summary": summary}
 
 
-def _wait_state(pid: int, state: str, timeout: float = 10.0) -> None:
-    """Until /proc/PID/stat shows the process in `state` (T: stopped)."""
+def _wait_state(pid: int, wanted: str, timeout: float = 10.0) -> None:
+    """Until /proc/PID/stat shows the process in state `wanted` (T: stopped)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        text = Path("/proc/%d/stat" % pid).read_text()
-        if text[text.rindex(")") + 2] == state:
+        if state(pid) == wanted:
             return
         time.sleep(0.001)
-    raise TimeoutError("pid %d never reached state %s" % (pid, state))
+    raise TimeoutError("pid %d never reached state %s" % (pid, wanted))
 
 
 # --- 4 and 5. idle: wake-ups, CPU, memory ---------------------------------------------------------
@@ -388,34 +465,66 @@ def _idle_sample(pid: int) -> dict[str, float]:
 def stop(
     contenders: list[Contender], build: Build, settings: Settings, tmp: Path, progress: Progress
 ) -> dict[str, Any]:
-    """SIGTERM to PID 1 until unshare has collected it: the namespace is gone by then."""
+    """SIGTERM to PID 1 until unshare has collected it: the namespace is gone by then.
+
+    Each repetition runs every contender pinned (the harness, unshare, the init and the
+    program on one CPU: the harness pins itself before starting the namespace, which inherits
+    it) and unpinned, the order of the two alternating.  sigrecv stamps the TERM's arrival
+    before it exits, which splits the time: forwarding, then the rest (the program's exit, the
+    init's reaping and exit, the namespace's teardown, unshare's exit).
+    """
     rows = [c for c in contenders if "stop" in c.scenarios and c.wrap is not None]
-    samples: dict[str, list[float]] = {c.key: [] for c in rows}
-    failures: dict[str, int] = {c.key: 0 for c in rows}
+    cpus = cpu_sets(settings.cpu)
+    own = os.sched_getaffinity(0)
+    samples: dict[str, dict[str, list[float]]] = {c.key: {m: [] for m in MODES} for c in rows}
+    forwarded: dict[str, dict[str, list[float]]] = {c.key: {m: [] for m in MODES} for c in rows}
+    failures: dict[str, dict[str, int]] = {c.key: {m: 0 for m in MODES} for c in rows}
     for rep in range(settings.stop_reps):
         for c in rotated(rows, rep):
-            fifo = Fifo(tmp / ("stop-%s-%d" % (c.key, rep)))
-            assert c.wrap is not None
-            ns = Namespace(c.wrap + [build.helpers["sigrecv"], str(fifo.path)])
-            try:
-                fifo.read_record()
-                init = ns.init_pid
-                time.sleep(0.05)  # the init is in its wait loop
-                start = time.perf_counter_ns()
-                os.kill(init, signal.SIGTERM)
-                status = _wait_exit(ns, timeout=60)
-                elapsed = time.perf_counter_ns() - start
-            finally:
-                if ns.proc.returncode is None:
-                    ns.kill()
-                fifo.close()
-            if status != 0:
-                failures[c.key] += 1
-            else:
-                samples[c.key].append(elapsed / 1e6)
+            for mode in MODES[rep % 2 :] + MODES[: rep % 2]:
+                fifo = Fifo(tmp / ("stop-%s-%d-%s" % (c.key, rep, mode)))
+                assert c.wrap is not None
+                os.sched_setaffinity(0, cpus[mode])
+                try:
+                    ns = Namespace(c.wrap + [build.helpers["sigrecv"], str(fifo.path), "stop"])
+                    try:
+                        fifo.read_record()
+                        init = ns.init_pid
+                        time.sleep(0.05)  # the init is in its wait loop
+                        start = time.monotonic_ns()  # CLOCK_MONOTONIC, as sigrecv's stamp
+                        os.kill(init, signal.SIGTERM)
+                        status = _wait_exit(ns, timeout=60)
+                        elapsed = time.monotonic_ns() - start
+                        try:
+                            arrived = int.from_bytes(fifo.read_record(timeout=1), "little", signed=True)
+                        except TimeoutError:
+                            arrived = None
+                    finally:
+                        if ns.proc.returncode is None:
+                            ns.kill()
+                        fifo.close()
+                finally:
+                    os.sched_setaffinity(0, own)
+                if status != 0:
+                    failures[c.key][mode] += 1
+                    continue
+                samples[c.key][mode].append(elapsed / 1e6)
+                if arrived is not None:
+                    forwarded[c.key][mode].append((arrived - start) / 1e6)
         if rep % 5 == 4:
             progress("stop: %d/%d rounds" % (rep + 1, settings.stop_reps))
-    summary = {
-        c.key: dict(stats.summary(samples[c.key]), failures=failures[c.key], **_describe(c)) for c in rows
+    summary = {}
+    for c in rows:
+        summary[c.key] = dict(_describe(c))
+        for mode in MODES:
+            summary[c.key][mode] = dict(
+                stats.summary(samples[c.key][mode]),
+                failures=failures[c.key][mode],
+                forwarded_median=stats.median(forwarded[c.key][mode]),
+            )
+    return {
+        "unit": "ms",
+        "cpu": min(cpus["pinned"]),
+        "raw": {"elapsed": samples, "forwarded": forwarded},
+        "summary": summary,
     }
-    return {"unit": "ms", "raw": samples, "summary": summary}

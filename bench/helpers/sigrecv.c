@@ -1,12 +1,18 @@
 /* The program under the init for the signal, idle, memory and stop scenarios.
  *
- *   sigrecv FIFO
+ *   sigrecv FIFO [stop|stamp]
  *
  * Opens FIFO for writing and writes an 8-byte ready marker (0).  On every SIGUSR1 the handler
  * reads CLOCK_MONOTONIC and writes it (8 bytes, one atomic pipe write) to the FIFO: the sender
  * took its own timestamp just before kill(), so the difference is the delivery latency, with
- * no scheduling of this program's main loop in between.  SIGTERM exits at once (status 0),
- * also as PID 1 (the `none` baseline), where a default disposition would be ignored.
+ * no scheduling of this program's main loop in between.
+ *
+ * SIGTERM depends on the mode:
+ *   stop  (the default): write the timestamp too, then exit at once (status 0), also as PID 1
+ *         (the `none` baseline), where a default disposition would be ignored.  The stop
+ *         scenario times the whole way down; the stamp tells when the TERM got here.
+ *   stamp: SIGTERM is timestamped like SIGUSR1 and the program carries on: the signal scenario
+ *         alternates the two, and a stop signal must be as cheap to forward as any other.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -19,22 +25,30 @@
 
 static int out = -1;
 
-static void on_usr1(int signo) {
-    (void)signo;
+static void stamp(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     (void)!write(out, &ns, sizeof ns);
 }
 
-static void on_term(int signo) {
+static void on_signal(int signo) {
     (void)signo;
+    stamp();
+}
+
+static void on_term_exit(int signo) {
+    (void)signo;
+    stamp();
     _exit(0);
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: sigrecv FIFO\n");
+    int exit_on_term = 1;
+    if (argc == 3 && strcmp(argv[2], "stamp") == 0)
+        exit_on_term = 0;
+    else if (!(argc == 2 || (argc == 3 && strcmp(argv[2], "stop") == 0))) {
+        fprintf(stderr, "usage: sigrecv FIFO [stop|stamp]\n");
         return 2;
     }
     out = open(argv[1], O_WRONLY | O_CLOEXEC);
@@ -46,9 +60,9 @@ int main(int argc, char **argv) {
     memset(&sa, 0, sizeof sa);
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_usr1;
+    sa.sa_handler = on_signal;
     sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = on_term;
+    sa.sa_handler = exit_on_term ? on_term_exit : on_signal;
     sigaction(SIGTERM, &sa, NULL);
     /* Whatever mask the init left us: these two must get through (inits are tested elsewhere). */
     sigset_t set;
