@@ -115,6 +115,22 @@ class Supervisor:
         self.leftovers: Leftovers | None = None  # once the program exited with others left
         self.recheck_at: float | None = None  # next look at the leftovers waited for
         self.result: int | None = None  # pyinit's exit code, once it is time to exit
+        # The hot path (see _loop): signals whose forwarding is nothing but kill() to each
+        # running program, decided once from the Config -- not SIGCHLD, not rewritten, not
+        # held back, not a job-control stop pyinit acts on, not SIGCONT with a terminal to give
+        # back, not SIGPIPE or SIGXFSZ (pyinit's own writes raise them) and not a stop signal
+        # (the first one starts the grace period; once it runs, they join).
+        special = {signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ} | set(self.delays)
+        if self.suspend_on_signal:
+            special |= TTY_STOPS
+        if self.owns_terminal:
+            special.add(signal.SIGCONT)
+        unchanged = frozenset(signo for signo in HANDLED if self.route[signo] == signo) - special
+        self.plain_always = unchanged - self.stop_signals
+        self.plain_stopping = unchanged  # once the grace period runs
+        self.plain: frozenset[int] = frozenset()  # what the hot path takes right now (_settle)
+        self.dests: tuple[int, ...] = ()  # where it sends them: each running program's dest
+        self.next_due: float | None = None  # the earliest deadline (_settle)
         if started.failed is not None:  # a program that could not start: the first to end
             self.first_ended, self.main_code = started.failed
             self._stop_programs(self.first_ended)
@@ -129,14 +145,35 @@ class Supervisor:
                 self._drain_relay()
 
     def _loop(self) -> int:
+        """Wait; forward a plain signal right here (the hot path: an init's forwarding latency
+        is its whole job, and every Python call on the way costs microseconds); hand anything
+        else to _on_signal or _on_timer, then _settle what they changed."""
         errors = 0
+        plain_forwards = 0
+        kill = os.kill
+        self._settle()
         while self.result is None:
             try:
                 info = self._wait()
-                if info is None:
-                    self._on_timer()
+                if info is not None:
+                    signo = info.si_signo
+                    if signo in self.plain:
+                        for dest in self.dests:
+                            try:
+                                kill(dest, signo)
+                            except OSError as exc:
+                                self._forward_failed(signo, dest, exc)
+                        # sigwaitinfo hands out the lowest-numbered pending signal first: a
+                        # storm must not starve SIGCHLD (17) for long.
+                        plain_forwards += 1
+                        if plain_forwards & 63 or signal.SIGCHLD not in signal.sigpending():
+                            continue
+                        signo = signal.SIGCHLD
+                        signal.sigtimedwait((signo,), 0)
+                    self._on_signal(signo, info.si_pid, info.si_code)
                 else:
-                    self._on_signal(info.si_signo, info.si_pid, info.si_code)
+                    self._on_timer()
+                self._settle()
                 errors = 0
             except Exception as exc:  # PID 1 must outlive its own bugs while the child lives
                 errors += 1
@@ -145,9 +182,22 @@ class Supervisor:
                     return self._reap_only()
         return self.result
 
+    def _settle(self) -> None:
+        """After anything but a plain forward: the next deadline, and what the hot path may
+        take (nothing while signals are held, a program is stopped, debug lines are wanted, or
+        no program runs)."""
+        self.next_due = self._next_deadline()
+        programs = self.programs.values()
+        if self.debug or not programs or self.held or any(program.stopped for program in programs):
+            self.plain = frozenset()
+            return
+        running_grace = self.deadline is not None or self.escalated or self.config.grace is None
+        self.plain = self.plain_stopping if running_grace else self.plain_always
+        self.dests = tuple(program.dest for program in programs)
+
     def _wait(self) -> signal.struct_siginfo | None:
         """The next signal, or None when the earliest deadline passed first."""
-        due = self._next_deadline()
+        due = self.next_due
         if due is None:
             return signal.sigwaitinfo(self.handled)  # no timer: sleep until a signal, for ever
         if self.reap_after is not None:
@@ -265,15 +315,7 @@ class Supervisor:
         try:
             os.kill(dest, signo)
         except OSError as exc:
-            self.log.emit(
-                WARN,
-                "forward-failed",
-                "could not forward %(signal)s to %(target)d: %(reason)s",
-                signo=signo,
-                target=dest,
-                reason=exc.strerror,
-                errno=exc.errno,
-            )
+            self._forward_failed(signo, dest, exc)
             return
         if self.debug:
             self.log.debug("forwarded", "forwarded %(signal)s to %(target)d", signo=signo, target=dest)
@@ -288,6 +330,16 @@ class Supervisor:
                     os.kill(dest, signal.SIGCONT)
                 except OSError:
                     pass
+
+    def _forward_failed(self, signo: int, dest: int, exc: OSError) -> None:
+        self.log.warn(
+            "forward-failed",
+            "could not forward %(signal)s to %(target)d: %(reason)s",
+            signo=signo,
+            target=dest,
+            reason=exc.strerror,
+            errno=exc.errno,
+        )
 
     def _signal_owned(self, signo: int) -> int:
         """Signal every live process pyinit owns; return how many were signalled."""
@@ -555,7 +607,10 @@ class Supervisor:
         if grace is None or self.deadline is not None or self.escalated:
             return
         self.deadline = time.monotonic() + grace
-        self.log.debug("grace", "grace period of %(seconds)gs started", seconds=grace, deadline=self.deadline)
+        if self.debug:
+            self.log.debug(
+                "grace", "grace period of %(seconds)gs started", seconds=grace, deadline=self.deadline
+            )
 
     def _on_timer(self) -> None:
         now = time.monotonic()

@@ -128,15 +128,14 @@ def test_a_sighup_storm_does_not_starve_reaping(start_init, figure):
 # (isolated, -I -S, as the fast launcher does: pyinit does not start over).  The fault is in
 # pyinit's own Python code; the signals, processes and namespace are real.
 INJECTED_BUG = """
-import signal, sys
+import os, signal, sys
 sys.path.insert(0, ROOT)
-from pyinit import supervisor
-_real = supervisor.Supervisor._forward
-def _buggy(self, signo, *args):
+_real = os.kill
+def _buggy(pid, signo):  # every forward, the hot path's and the general one, calls os.kill
     if signo >= signal.SIGRTMIN:
         raise RuntimeError("injected bug for signal %d" % signo)
-    return _real(self, signo, *args)
-supervisor.Supervisor._forward = _buggy
+    return _real(pid, signo)
+os.kill = _buggy
 from pyinit.main import main
 main()
 """
