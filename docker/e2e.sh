@@ -114,7 +114,7 @@ make_rootfs() {
   unmount_below "$W/rootfs.tmp"
   rm -rf --one-file-system "$W/rootfs.tmp" "$W/rootfs"
   t=$(now)
-  if ! timeout 1200 debootstrap --variant=minbase --include=python3,procps "$SUITE" \
+  if ! timeout 1200 debootstrap --variant=minbase --include=python3,procps,python3-pip,python3-venv "$SUITE" \
       "$W/rootfs.tmp" "$mirror" >"$W/debootstrap.log" 2>&1; then
     unmount_below "$W/rootfs.tmp"
     tail -n 20 "$W/debootstrap.log" >&2

@@ -1,0 +1,109 @@
+"""Images with pyinit installed the plain pip way, as an application image would: a wheel of this
+checkout, `pip install`ed into a virtual environment or into the system, started through pip's
+console script (`ENTRYPOINT ["pyinit", "--"]`), not through pyinit's launcher.
+
+The wheel is built on the host (the engine's RUN steps have no network) from a copy of the
+sources, so a `build/` directory left in the checkout can never leak stale files into it; the
+image installs it with `pip install --no-index`.  The base image needs python3-pip and
+python3-venv (docker/e2e.sh puts them in its root filesystem).
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from e2e.dockerlib import BASE_IMAGE, ROOT, docker
+
+VENV_IMAGE = "pyinit-e2e/pip-venv:test"  # /opt/venv, its bin first in PATH
+SYSTEM_IMAGE = "pyinit-e2e/pip-system:test"  # /usr/local (pip --break-system-packages)
+
+#: Where each image's interpreter looks for site-packages (a .pth file there runs at start-up).
+SITE_PACKAGES = {
+    VENV_IMAGE: "/opt/venv/lib/python3.11/site-packages",
+    SYSTEM_IMAGE: "/usr/local/lib/python3.11/dist-packages",
+}
+
+_INSTALL = {
+    VENV_IMAGE: (
+        "RUN python3 -m venv /opt/venv \\\n"
+        "    && /opt/venv/bin/pip install --no-index --no-cache-dir --disable-pip-version-check"
+        " /tmp/wheels/*.whl\n"
+        "ENV PATH=/opt/venv/bin:$PATH\n"
+    ),
+    SYSTEM_IMAGE: (
+        "RUN pip install --no-index --no-cache-dir --disable-pip-version-check"
+        " --break-system-packages /tmp/wheels/*.whl\n"
+    ),
+}
+
+# The same unprivileged user as docker/Dockerfile, so both kinds of image run pyinit alike.
+_DOCKERFILE = """\
+FROM {base}
+COPY wheels/ /tmp/wheels/
+{install}RUN rm -rf /tmp/wheels \\
+    && groupadd --system --gid 10001 app \\
+    && useradd --system --uid 10001 --gid app --home-dir /nonexistent --no-create-home \\
+        --shell /usr/sbin/nologin app
+USER app
+ENTRYPOINT ["pyinit", "--"]
+"""
+
+_SOURCES = ("pyinit", "pyproject.toml", "README.md", "LICENSE")
+
+
+def _build_wheel(into: Path) -> Path:
+    source = into / "source"
+    source.mkdir()
+    for name in _SOURCES:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(path, source / name)
+    wheels = into / "wheels"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--wheel-dir",
+            str(wheels),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise AssertionError("pip wheel failed:\n%s%s" % (result.stdout[-2000:], result.stderr[-2000:]))
+    (wheel,) = wheels.glob("*.whl")
+    return wheel
+
+
+@functools.cache
+def build() -> tuple[str, str]:
+    """Build both pip images from this checkout (once per run); their tags."""
+    if docker(
+        "run", "--rm", "--entrypoint", "python3", BASE_IMAGE, "-m", "pip", "--version", check=False
+    ).returncode:
+        raise AssertionError(
+            "%s has no pip: docker/e2e.sh puts python3-pip and python3-venv into the root filesystem; "
+            "a root cached from before that lacks them (remove $PYINIT_DOCKER_DIR/rootfs and run "
+            "`docker/e2e.sh down`, `docker rmi %s`, then `docker/e2e.sh up` again)" % (BASE_IMAGE, BASE_IMAGE)
+        )
+    with tempfile.TemporaryDirectory(prefix="pyinit-pip-image-") as directory:
+        context = Path(directory)
+        _build_wheel(context)
+        for tag, install in _INSTALL.items():
+            dockerfile = context / ("Dockerfile." + tag.split("/")[1].split(":")[0])
+            dockerfile.write_text(_DOCKERFILE.format(base=BASE_IMAGE, install=install))
+            docker("build", "--quiet", "--file", str(dockerfile), "--tag", tag, str(context), timeout=600)
+    return VENV_IMAGE, SYSTEM_IMAGE
