@@ -9,7 +9,8 @@ checks it, and that there is no import cycle):
     command      personalities/ (pyinit, tini, dumb-init, gosu, su-exec: command lines,
                  messages, failure codes, user rules)
     mechanisms   spawn (fork, child setup, exec), users (accounts, credentials), terminal,
-                 oom (PID 1 is the OOM killer's last choice), relay (several programs' output)
+                 oom (PID 1 is the OOM killer's last choice), relay (several programs' output),
+                 ownership (the program's children, not exec'd processes')
     bottom       config, errors, log, signals, options, cparse, procfs, procfile, linux
 
 The loop never imports parsing or start-up; the probe and the pytest plugin (probe/,

@@ -74,6 +74,10 @@ def start(config: Config, personality: Personality, log: Log, inherited_mask: se
         from . import oom
 
         oom_score = oom.program_score()
+        if config.leftovers == "wait":  # tell the program's orphans from exec'd processes'
+            from . import ownership
+
+            ownership.mark()
     plan = Plan(
         list(config.command),
         dict(os.environ),

@@ -486,11 +486,12 @@ class Supervisor:
         """Once every program has ended: whether anything is still worth waiting for."""
         if self.leftovers is not None:
             return self._leftovers_remain()
-        if self.helpers and self.config.leftovers == "wait":
-            # --leftovers wait with the relay, which is a child till the end: any other child?
-            from . import procfs
+        if self.config.leftovers == "wait" and (self.helpers or self.pid1):
+            # Not every child holds --leftovers wait: not the relay, which lives till the end,
+            # and not the orphans of processes started in the container from outside.
+            from . import ownership
 
-            return any(proc.pid not in self.helpers for proc in procfs.children(self.own_pid))
+            return ownership.program_children_remain(self.helpers)
         return True
 
     def _on_relay_exit(self, status: int) -> None:
@@ -565,6 +566,8 @@ class Supervisor:
                 )
             if self.leftovers is not None and not self._leftovers_remain():
                 self._finish()  # what is left cannot, or need not, be waited for
+        elif not self._others_remain():  # "wait": what is left may be no one's to wait for
+            self._finish()
         # "wait", and "stop" once the others are gone: _reap() finishes when no child is left.
 
     def _track_leftovers(self) -> None:

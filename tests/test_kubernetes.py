@@ -526,13 +526,6 @@ def test_the_programs_own_daemon_holds_leftovers_wait_as_pid_1(containers, tmp_p
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="issue 15: as PID 1 pyinit waits for every child, and an exec'd or debug process's"
-    " orphan is one: it holds --leftovers wait until it exits.  The rule proposed to the lead:"
-    " pyinit labels its own tree (a hard RLIMIT_LOCKS of its own, which Linux does not enforce)",
-)
 @pytest.mark.parametrize("how", ["exec", "debug"])
 def test_an_exec_or_debug_orphan_does_not_hold_leftovers_wait_while_the_programs_daemon_does(
     containers, tmp_path, how

@@ -25,7 +25,7 @@ LAYERS = {
         "procfile",
         "_license",
     },
-    "mechanisms": {"spawn", "users", "terminal", "oom", "relay"},
+    "mechanisms": {"spawn", "users", "terminal", "oom", "relay", "ownership"},
     "command": {"personalities"},
     "run": {"startup", "supervisor", "leftovers"},
     "entry": {"main", "__main__", "launcher"},
