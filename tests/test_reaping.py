@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 
+import psutil
 import pytest
 from sync import event, events, pending, sigwait_timeout
 
@@ -113,8 +114,18 @@ def test_signals_are_forwarded_while_orphans_keep_coming(start_init, tmp_path, o
             lambda n=n: recorded(record).count(signal.SIGWINCH) == n,
             message="SIGWINCH number %d to reach the program" % n,
         )
-    os.kill(init.program_pid, signal.SIGKILL)  # and pyinit, mid-storm, still reaps it
+    # And pyinit, mid-storm, still reaps it.  (init.program_pid would take pyinit's first
+    # child: here, among the orphans.)
+    (program_pid,) = [p.pid for p in psutil.Process(pid).children() if "recorder.py" in command_of(p)]
+    os.kill(program_pid, signal.SIGKILL)
     assert init.wait() == 128 + signal.SIGKILL
+
+
+def command_of(process):
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # an orphan that ended meanwhile
+        return ""
 
 
 def recorded(path):
