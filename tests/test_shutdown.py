@@ -98,12 +98,12 @@ def test_a_daemon_ignoring_sigterm_is_killed_after_the_grace_period(start_init, 
     assert event(init, "escalation")["count"] == 1
 
 
-def daemons_of(record):
-    """The leaver daemon(s) writing to record, found by the unique path in their command line."""
+def running_with(path):
+    """The processes with path (unique to the test) in their command line."""
     return [
         p
         for p in psutil.process_iter(["cmdline"])
-        if str(record) in (p.info["cmdline"] or []) and p.pid != os.getpid()
+        if str(path) in (p.info["cmdline"] or []) and p.pid != os.getpid()
     ]
 
 
@@ -114,11 +114,13 @@ def test_leftovers_leave_exits_at_once_like_tini(start_init, tmp_path):
     record = tmp_path / "daemon"
     args = ["--leftovers", "leave", "--log-format", "json", *program("leaver", str(record), "3")]
     init = start_init(args, pid1=False)
-    assert init.wait() == 3
-    assert names(init)[-2:] == ["reaped", "exit"]  # the program's reaping, then out at once
-    assert event(init, "stopping-others") is None and event(init, "grace") is None
-    (daemon,) = daemons_of(record)
     try:
+        assert init.wait() == 3
+        assert names(init)[-2:] == ["reaped", "exit"]  # the program's reaping, then out at once
+        assert event(init, "stopping-others") is None and event(init, "grace") is None
+        daemons = running_with(record)  # the leaver's daemon
+        assert len(daemons) == 1, "the daemon did not survive pyinit: %r" % record.read_text()
+        daemon = daemons[0]
         # It never got a SIGTERM: one would be pending, or its handler would have written
         # "term" before the daemon could be back in pause(2) (and then it exits).
         wait_blocked_in(daemon.pid, "pause")
@@ -127,7 +129,8 @@ def test_leftovers_leave_exits_at_once_like_tini(start_init, tmp_path):
         daemon.terminate()  # and a SIGTERM is what it would have shown
         wait_until(lambda: record.read_text().endswith("done\n"), message="the daemon's own TERM")
     finally:
-        daemon.kill()
+        for process in running_with(record):  # pass or fail, nothing left behind
+            process.kill()
 
 
 @pytest.mark.timeout(60)
@@ -138,11 +141,16 @@ def test_leftovers_wait_keeps_running_until_the_last_descendant_exits(start_init
     script = '(read go < "$1"; echo late) & exit 2'
     args = ["--leftovers", "wait", "--log-format", "json", "--", "sh", "-c", script, "sh", str(release)]
     init = start_init(args, pid1=False)
-    wait_event(init, "reaped", main=True)
-    # The program is gone and pyinit stays, in its loop with no deadline: neither stopping the
-    # child nor counting down to anything.
-    assert_idle(init.init_pid)
-    assert init.proc.poll() is None and event(init, "stopping-others") is None
+    try:
+        wait_event(init, "reaped", main=True)
+        # The program is gone and pyinit stays, in its loop with no deadline: neither stopping
+        # the child nor counting down to anything.
+        assert_idle(init.init_pid)
+        assert init.proc.poll() is None and event(init, "stopping-others") is None
+    except BaseException:
+        for process in running_with(release):  # the child, blocked on the FIFO: not left behind
+            process.kill()
+        raise
     with open(release, "w") as fifo:  # blocks until the child opens it: then it ends
         fifo.write("go\n")
     assert init.wait() == 2
