@@ -1,12 +1,14 @@
 """pyinit reaps every child, orphans included, as PID 1 and as a subreaper."""
 
+import os
 import signal
 import subprocess
-import time
 
+import psutil
 import pytest
+from sync import event, events, pending, sigwait_timeout
 
-from support import BASE_ENV, PYINIT, compile_program, program, run, run_pid1, wait_until
+from support import BASE_ENV, PYINIT, compile_program, program, run, run_pid1, signal_mask, wait_until
 
 
 def assert_all_orphans_reaped(init, count):
@@ -38,8 +40,27 @@ def test_orphans_are_reaped_by_a_subreaper_when_not_pid1(start_init):
 
 @pytest.mark.timeout(120)
 def test_orphans_still_alive_when_the_program_exits_are_stopped_and_reaped(start_init):
-    init = start_init(["sh", "-c", "sleep 100 & sleep 100 & exit 6"])
+    init = start_init(["--log-format", "json", "sh", "-c", "sleep 100 & sleep 100 & exit 6"])
     assert init.wait() == 6
+    # The status alone would not tell: as PID 1, pyinit's exit kills whatever is left anyway.
+    # pyinit's log does: the program first, then SIGTERM to both orphans, both reaped (killed by
+    # that SIGTERM, well before any escalation), and only then the exit.
+    log = events(init)
+    assert [e["event"] for e in log if e["event"] != "signal"] == [
+        "spawned",
+        "reaped",
+        "grace",
+        "stopping-others",
+        "reaped",
+        "reaped",
+        "exit",
+    ], log
+    reaped = [e for e in log if e["event"] == "reaped"]
+    assert reaped[0]["main"] and reaped[0]["code"] == 6
+    assert event(init, "stopping-others")["count"] == 2
+    assert event(init, "stopping-others")["signo"] == signal.SIGTERM
+    assert [(e["main"], e.get("signal")) for e in reaped[1:]] == [(False, signal.SIGTERM)] * 2
+    assert event(init, "exit")["status"] == 6
 
 
 @pytest.mark.timeout(180)
@@ -61,14 +82,54 @@ def test_the_program_exiting_just_after_an_orphan_still_has_its_status_returned(
         assert done.returncode == 7, (attempt, done.stderr)
 
 
+@pytest.fixture(scope="module")
+def orphan_bursts(tmp_path_factory):
+    return compile_program("orphan_bursts", tmp_path_factory.mktemp("bin"), "the orphan-storm helper")
+
+
+def holding_sigchld(pid):
+    """pyinit is batching: blocked in sigtimedwait with a timeout while a SIGCHLD is pending.
+    (Nothing else arms a timeout here: no grace period, no --delay.)"""
+    return sigwait_timeout(pid) not in (None, 0) and bool(pending(pid) & signal_mask(signal.SIGCHLD))
+
+
 @pytest.mark.timeout(120)
-def test_signals_are_forwarded_while_orphans_keep_coming(start_init):
-    # While SIGCHLD waits for the next batch, every other signal must still be forwarded.
-    init = start_init(program("orphans", "0", "--forever"))  # an orphan every 10 ms
-    init.wait_for_output("done")
-    time.sleep(0.5)
-    init.send(signal.SIGUSR1)  # not handled by orphans.py: it dies of it
-    assert init.wait() == 128 + signal.SIGUSR1
+def test_signals_are_forwarded_while_orphans_keep_coming(start_init, tmp_path, orphan_bursts):
+    # While SIGCHLD waits for the next batch, every other signal must still be forwarded.  The
+    # program records every signal it gets; a storm of orphans (bursts of 200 exiting together)
+    # runs in its group.  Each round catches pyinit holding a SIGCHLD back, sends a signal then,
+    # and waits for the program to get it.  Rounds, because a batch lasts 0.5 ms: a signal that
+    # lands just after one proves nothing, five of them almost surely do not all miss.
+    record = tmp_path / "signals"
+    script = '"$1" 1000 200 & shift; exec "$@"'
+    init = start_init(
+        ["--leftovers", "leave", "sh", "-c", script, "sh", orphan_bursts, *program("recorder", str(record))]
+    )
+    init.wait_for_output("ready")
+    pid = init.init_pid
+    for n in range(1, 6):
+        wait_until(lambda: holding_sigchld(pid), interval=0.0005, message="pyinit to hold a SIGCHLD back")
+        init.send(signal.SIGWINCH)  # ignored by orphan_bursts, recorded by the program
+        wait_until(
+            lambda n=n: recorded(record).count(signal.SIGWINCH) == n,
+            message="SIGWINCH number %d to reach the program" % n,
+        )
+    # And pyinit, mid-storm, still reaps it.  (init.program_pid would take pyinit's first
+    # child: here, among the orphans.)
+    (program_pid,) = [p.pid for p in psutil.Process(pid).children() if "recorder.py" in command_of(p)]
+    os.kill(program_pid, signal.SIGKILL)
+    assert init.wait() == 128 + signal.SIGKILL
+
+
+def command_of(process):
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # an orphan that ended meanwhile
+        return ""
+
+
+def recorded(path):
+    return [int(line.split()[1]) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 @pytest.fixture(scope="module")

@@ -1,35 +1,21 @@
 """Graceful shutdown of the whole tree (real PID namespaces): stop signals, grace, SIGKILL
 escalation, leftovers of the program, --delay, --success-code, --pdeathsig.
 
-Timings are read from pyinit's own JSON log (monotonic clock), not measured by the test.
+Timings are read from pyinit's own JSON log (monotonic clock), not measured by the test, and
+only on which side of a bound they fall.  The tests wait on pyinit's events and on /proc
+(sync.py), never on the clock.
 """
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 
+import psutil
 import pytest
+from sync import assert_idle, event, events, names, wait_blocked_in, wait_event
 
-from support import BASE_ENV, PYINIT, program, wait_until
-
-
-def events(init):
-    """pyinit's JSON log as a list of dicts (complete lines only)."""
-    result = []
-    for line in init.stderr.splitlines():
-        if line.startswith("{"):
-            result.append(json.loads(line))
-    return result
-
-
-def event(init, name, **match):
-    for item in events(init):
-        if item["event"] == name and all(item.get(k) == v for k, v in match.items()):
-            return item
-    return None
+from support import BASE_ENV, PYINIT, proc_status, program, signal_mask, wait_until
 
 
 @pytest.mark.timeout(60)
@@ -41,10 +27,12 @@ def test_a_program_ignoring_sigterm_is_killed_when_the_grace_period_ends(start_i
     grace = event(init, "grace")
     escalation = event(init, "escalation")
     assert grace["seconds"] == 1.5
-    # The timer fired on time by pyinit's own clock: grace +/- 100 ms, counted from the grace
-    # period's start (never early; the ts are pyinit's monotonic clock).
-    assert 0 <= escalation["overdue"] < 0.1, escalation
-    assert 1.5 <= escalation["ts"] - grace["ts"] < 1.6, (grace, escalation)
+    # By pyinit's own clock: the deadline is the grace period counted from its start (the
+    # event's ts is read just after the deadline is set), and the timer never fires early.  How
+    # late it fires is the machine's scheduling latency: bounded only loosely (a shared 2-CPU
+    # machine), against a timer that would not fire at all without some other wake-up.
+    assert 0 <= grace["ts"] - (grace["deadline"] - 1.5) < 1.0, grace
+    assert escalation["ts"] >= grace["deadline"] and 0 <= escalation["overdue"] < 5, (grace, escalation)
     # All four processes (program + 3 children) were killed and reaped before pyinit exited.
     reaped = [e for e in events(init) if e["event"] == "reaped"]
     assert len(reaped) == 4 and all(e.get("signal") == signal.SIGKILL for e in reaped)
@@ -111,22 +99,64 @@ def test_a_daemon_ignoring_sigterm_is_killed_at_once_and_said_so(start_init, tmp
     assert "sent SIGKILL to 1 process(es) that ignore SIGTERM" in warning[0]
 
 
+def running_with(path):
+    """The processes with path (unique to the test) in their command line."""
+    return [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if str(path) in (p.info["cmdline"] or []) and p.pid != os.getpid()
+    ]
+
+
 @pytest.mark.timeout(60)
 def test_leftovers_leave_exits_at_once_like_tini(start_init, tmp_path):
+    # As a subreaper, so that the daemon outlives pyinit (as PID 1, pyinit's exit would SIGKILL
+    # it, TERM or not) and can show what it got: nothing.
     record = tmp_path / "daemon"
-    init = start_init(["--leftovers", "leave", "--log-format", "json", *program("leaver", str(record), "3")])
-    assert init.wait() == 3
-    assert event(init, "stopping-others") is None
-    assert "term" not in record.read_text()  # the kernel's SIGKILL at namespace teardown, no TERM
+    args = ["--leftovers", "leave", "--log-format", "json", *program("leaver", str(record), "3")]
+    init = start_init(args, pid1=False)
+    try:
+        assert init.wait() == 3
+        assert names(init)[-2:] == ["reaped", "exit"]  # the program's reaping, then out at once
+        assert event(init, "stopping-others") is None and event(init, "grace") is None
+        daemons = running_with(record)  # the leaver's daemon
+        assert len(daemons) == 1, "the daemon did not survive pyinit: %r" % record.read_text()
+        daemon = daemons[0]
+        # It never got a SIGTERM: one would be pending, or its handler would have written
+        # "term" before the daemon could be back in pause(2) (and then it exits).
+        wait_blocked_in(daemon.pid, "pause")
+        assert not (int(proc_status(daemon.pid)["ShdPnd"], 16) & signal_mask(signal.SIGTERM))
+        assert "term" not in record.read_text()
+        daemon.terminate()  # and a SIGTERM is what it would have shown
+        wait_until(lambda: record.read_text().endswith("done\n"), message="the daemon's own TERM")
+    finally:
+        for process in running_with(record):  # pass or fail, nothing left behind
+            process.kill()
 
 
 @pytest.mark.timeout(60)
 def test_leftovers_wait_keeps_running_until_the_last_descendant_exits(start_init, tmp_path):
-    init = start_init(
-        ["--leftovers", "wait", "--", "sh", "-c", "(sleep 1.5; echo late) & exit 2"], pid1=False
-    )
+    # The program leaves a child that waits to be released through a FIFO.
+    release = tmp_path / "release"
+    os.mkfifo(release)
+    script = '(read go < "$1"; echo late) & exit 2'
+    args = ["--leftovers", "wait", "--log-format", "json", "--", "sh", "-c", script, "sh", str(release)]
+    init = start_init(args, pid1=False)
+    try:
+        wait_event(init, "reaped", main=True)
+        # The program is gone and pyinit stays, in its loop with no deadline: neither stopping
+        # the child nor counting down to anything.
+        assert_idle(init.init_pid)
+        assert init.proc.poll() is None and event(init, "stopping-others") is None
+    except BaseException:
+        for process in running_with(release):  # the child, blocked on the FIFO: not left behind
+            process.kill()
+        raise
+    with open(release, "w") as fifo:  # blocks until the child opens it: then it ends
+        fifo.write("go\n")
     assert init.wait() == 2
     assert "late" in init.stdout
+    assert names(init)[-1] == "exit"
 
 
 @pytest.mark.timeout(60)
@@ -145,10 +175,15 @@ def test_a_signal_not_in_the_stop_set_never_starts_the_grace_period(start_init):
     init = start_init(["--grace", "0.5", "--log-format", "json", *program("stubborn")])
     init.wait_for_output("ready")
     init.send(signal.SIGWINCH)
-    time.sleep(1.5)
-    assert init.proc.poll() is None and event(init, "grace") is None
-    init.send(signal.SIGTERM)
+    wait_event(init, "forwarded", signo=signal.SIGWINCH)
+    # A grace period would start in the same step as the forwarding: its event would be logged
+    # by now, and pyinit would wait with a timeout (the deadline).  It waits with none.
+    assert_idle(init.init_pid)
+    assert event(init, "grace") is None
+    init.send(signal.SIGTERM)  # a stop signal does start it
     assert init.wait() == 128 + signal.SIGKILL
+    after_term = names(init)[names(init).index("forwarded") + 1 :]
+    assert after_term[after_term.index("forwarded") + 1] == "grace"
 
 
 @pytest.mark.timeout(60)
@@ -166,12 +201,16 @@ def test_delay_holds_a_signal_then_forwards_it(start_init):
 @pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT], ids=["same-again", "sigint"])
 def test_a_second_copy_or_sigint_forwards_a_held_signal_at_once(start_init, second):
     init = start_init(["--delay", "TERM:60", "--log-format", "json", "sleep", "100"])
-    assert init.program_pid
+    wait_event(init, "spawned")
     init.send(signal.SIGTERM)
-    wait_until(lambda: event(init, "delayed"))
+    wait_event(init, "delayed", signo=signal.SIGTERM)
     init.send(second)
-    assert init.wait(timeout=30) in (128 + signal.SIGTERM, 128 + signal.SIGINT)
-    assert event(init, "forwarded", signo=signal.SIGTERM)
+    # Released long before its 60 s: the held TERM goes first (a SIGINT follows it), and `sleep`
+    # dies of that TERM -- the kernel settles a process's fate on the first fatal signal.
+    assert init.wait(timeout=30) == 128 + signal.SIGTERM
+    forwarded = [e["signo"] for e in events(init) if e["event"] == "forwarded"]
+    expected = [signal.SIGTERM] if second == signal.SIGTERM else [signal.SIGTERM, signal.SIGINT]
+    assert forwarded == expected
 
 
 @pytest.mark.parametrize(
@@ -191,7 +230,8 @@ def test_pdeathsig_makes_pyinit_forward_it_when_its_parent_dies(tmp_path):
         [
             sys.executable,
             "-c",
-            "import subprocess, sys, time; subprocess.Popen(sys.argv[1:]); time.sleep(100)",
+            "import subprocess, sys, time; print(subprocess.Popen(sys.argv[1:]).pid, flush=True); "
+            "time.sleep(100)",
             *PYINIT,
             "--pdeathsig",
             "TERM",
@@ -200,21 +240,27 @@ def test_pdeathsig_makes_pyinit_forward_it_when_its_parent_dies(tmp_path):
         env=BASE_ENV,
         stdout=subprocess.PIPE,
     )
+    started = []  # pyinit's pid and the program's ("ready PID"), whichever is printed first
     try:
-        assert parent.stdout.readline().startswith(b"ready")
+        started += [parent.stdout.readline().split()[-1], parent.stdout.readline().split()[-1]]
         parent.kill()
         parent.wait()
         wait_until(lambda: "program 15" in record.read_text())
     finally:
         parent.kill()
-        subprocess.run(["pkill", "-KILL", "-f", str(record)])
+        parent.wait()
+        for pid in started:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 @pytest.mark.timeout(60)
 def test_every_json_event_is_one_object_per_line_with_a_monotonic_timestamp(start_init, tmp_path):
     record = tmp_path / "daemon"
     init = start_init(
-        ["--log-format", "json", "--grace", "3", *program("leaver", str(record), "0", "--takes", "5")],
+        ["--log-format", "json", "--grace", "1", *program("leaver", str(record), "0", "--takes", "5")],
     )
     init.wait_for_output("ready")
     assert init.wait(timeout=30) == 0
@@ -245,7 +291,7 @@ def test_signal_events_rewritten_dropped_delayed_forwarded(start_init, tmp_path)
     init.wait_for_output("ready")
     for signo in (signal.SIGUSR1, signal.SIGHUP, signal.SIGQUIT):
         init.send(signo)
-    wait_until(lambda: event(init, "forwarded", signo=signal.SIGQUIT))
+    wait_event(init, "forwarded", signo=signal.SIGQUIT)
     assert event(init, "signal", signo=signal.SIGUSR1)["sender"] == 0  # from outside the namespace
     assert event(init, "rewritten", signo=signal.SIGUSR1)["to"] == signal.SIGUSR2
     assert event(init, "forwarded", signo=signal.SIGUSR2)
