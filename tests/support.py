@@ -153,6 +153,7 @@ class Init:
                 start_new_session=True,
             )
         self._init_pid: int | None = None
+        self._program_pid: int | None = None
 
     # --- who is who -------------------------------------------------------------------------
 
@@ -176,13 +177,16 @@ class Init:
         """The main child's pid (the program pyinit runs)."""
 
         def found():
+            # The first child pyinit started: orphans re-parented to it are children too.
             try:
                 kids = psutil.Process(self.init_pid).children()
+                return min(kids, key=lambda kid: (kid.create_time(), kid.pid)).pid if kids else None
             except psutil.NoSuchProcess:
                 return None
-            return kids[0].pid if kids else None
 
-        return wait_until(found, message="the program to start")
+        if self._program_pid is None:
+            self._program_pid = wait_until(found, message="the program to start")
+        return self._program_pid
 
     def descendants(self) -> list[psutil.Process]:
         try:

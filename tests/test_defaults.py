@@ -185,13 +185,46 @@ def test_the_launcher_starts_whatever_pythonhome_says(tmp_path):
     assert (done.returncode, done.stderr) == (4, b"")
 
 
-def test_the_launcher_blocks_signals_before_it_imports_anything_of_pyinit(tmp_path):
-    launcher = write_launcher(tmp_path / "pyinit", BASE_ENV)
-    code = [line for line in launcher.read_text().splitlines() if line and not line.startswith("#")]
+def test_the_launcher_blocks_signals_before_python_starts_where_env_can(tmp_path):
+    from pyinit import launcher
+
+    script = launcher.text(sys.executable)
+    if launcher.env_blocks_signals():  # GNU env 8.31+: blocked before the interpreter exists
+        assert script.startswith("#!/usr/bin/env -S --block-signal %s -IS\n" % sys.executable)
+        assert "main(inherited_mask=())" in script  # the program: the empty mask of a runtime
+    # Without it, the script's first statement blocks them, before anything of pyinit.
+    code = [line for line in launcher.text(sys.executable, block_with_env=False).splitlines()[1:]]
+    code = [line for line in code if line and not line.startswith("#")]
     assert code[:2] == [
         "import _signal",
         "mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())",
     ]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("with_env", [True, False], ids=["env-blocks", "first-statement"])
+def test_a_program_started_by_either_launcher_has_no_signal_blocked(tmp_path, with_env):
+    from pyinit import launcher
+
+    if with_env and not launcher.env_blocks_signals():
+        pytest.skip("this env cannot block signals (GNU coreutils < 8.31, busybox)")
+    path = tmp_path / "pyinit"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, %r); from pyinit import launcher; "
+            "launcher.write(%r, block_with_env=%r)" % (str(ROOT), str(path), with_env),
+        ],
+        timeout=60,
+        check=True,
+    )
+    assert done.returncode == 0
+    program = "grep SigBlk /proc/self/status; exit 6"
+    result = subprocess.run(
+        [str(path), "sh", "-c", program], env=BASE_ENV, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 6 and "SigBlk:\t0000000000000000" in result.stdout, result
 
 
 # --- 6. PID 1 is the OOM killer's last choice -----------------------------------------------------

@@ -5,9 +5,9 @@ import signal
 import time
 
 import pytest
-from sync import assert_idle, names, threads, wait_event, wait_in_sigwait
 
 from support import proc_status
+from sync import assert_idle, names, threads, wait_event, wait_in_sigwait
 
 # How long the test watches an idle pyinit.  The structural proof is the timeout argument of its
 # wait (none: only a signal can wake it); the window checks that it really stays there, and is

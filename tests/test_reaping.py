@@ -6,9 +6,9 @@ import subprocess
 
 import psutil
 import pytest
-from sync import event, events, pending, sigwait_timeout
 
 from support import BASE_ENV, PYINIT, compile_program, program, run, run_pid1, signal_mask, wait_until
+from sync import event, events, pending, sigwait_timeout
 
 
 def assert_all_orphans_reaped(init, count):

@@ -13,9 +13,9 @@ import sys
 
 import psutil
 import pytest
-from sync import assert_idle, event, events, names, wait_blocked_in, wait_event
 
 from support import BASE_ENV, PYINIT, proc_status, program, signal_mask, wait_until
+from sync import assert_idle, event, events, names, wait_blocked_in, wait_event
 
 
 @pytest.mark.timeout(60)

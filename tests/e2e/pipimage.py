@@ -17,7 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from e2e.dockerlib import BASE_IMAGE, ROOT, docker
+from e2e.dockerlib import BASE_IMAGE, ROOT
+from e2e.dockerlib import cli as docker
 
 VENV_IMAGE = "pyinit-e2e/pip-venv:test"  # /opt/venv, its bin first in PATH
 SYSTEM_IMAGE = "pyinit-e2e/pip-system:test"  # /usr/local (pip --break-system-packages)

@@ -30,7 +30,8 @@ from pathlib import Path
 import pytest
 
 from e2e import pipimage
-from e2e.dockerlib import APP_IMAGE, LABEL, REPORT, Container, Containers, docker, new_name, run
+from e2e.dockerlib import APP_IMAGE, LABEL, REPORT, Container, Containers, new_name, run
+from e2e.dockerlib import cli as docker
 from support import wait_until
 
 pytestmark = pytest.mark.docker
