@@ -11,7 +11,8 @@ def test_the_launcher_runs_pyinit_isolated_and_without_site(tmp_path):
     launcher = write_launcher(tmp_path / "pyinit", BASE_ENV)
     assert os.access(launcher, os.X_OK)
     shebang = launcher.read_text().split("\n", 1)[0]
-    assert shebang in ("#!%s -IS" % sys.executable, "#!/usr/bin/env -S --block-signal %s -IS" % sys.executable)
+    python = sys.executable
+    assert shebang in ("#!%s -IS" % python, "#!/usr/bin/env -S --block-signal %s -IS" % python)
     # A directory on PYTHONPATH with a module that would shadow one of pyinit's imports:
     # isolated mode never looks there.
     trap = tmp_path / "trap"
