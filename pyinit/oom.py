@@ -12,7 +12,8 @@ the highest.  pyinit (a few MiB) can outscore the small workers of a pre-fork se
   pyinit under this limit: raising a score never needs a privilege.
 
 The price of the second way: at node level (a host out of memory, where the limit is the
-host's memory) the program looks a little bigger than it is, by about twice pyinit's RSS.
+host's memory) the program looks bigger than it is, by pyinit's footprint and a quarter more
+scaled by the ratio of the host's memory to the container's limit.
 """
 
 from __future__ import annotations
@@ -58,14 +59,19 @@ def memory_limit() -> int:
     return ram
 
 
-def resident() -> int:
-    """pyinit's own resident memory, in bytes."""
+def footprint() -> int:
+    """What the OOM killer counts of pyinit, in bytes: its resident memory (anonymous, file and
+    shared pages alike -- a memory cgroup charges the file pages to whoever read them first,
+    but the score counts them all), its swap and its page tables."""
+    total = 0
     try:
-        with open("/proc/self/statm", "rb") as f:
-            pages = int(f.read().split()[1])
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith((b"VmRSS:", b"VmSwap:", b"VmPTE:")):
+                    total += int(line.split()[1]) * 1024  # kB
     except (OSError, ValueError, IndexError):
-        pages = 0
-    return pages * os.sysconf("SC_PAGE_SIZE")
+        return 0
+    return total
 
 
 def program_score() -> int | None:
@@ -76,9 +82,9 @@ def program_score() -> int | None:
         return None  # no /proc: nothing to do
     if own == LOWEST or _write(OWN, LOWEST):
         return own if own != LOWEST else None  # the program gets what pyinit had
-    # Raise the program instead: by enough that pyinit's memory, counted twice for headroom,
-    # scores less than the program's adjustment alone (the +1 rounds up).
-    step = 2 * resident() * HIGHEST // memory_limit() + 1
+    # Raise the program instead: by enough that its adjustment alone outscores pyinit's
+    # footprint, with a quarter more for what pyinit may allocate later (the +1 rounds up).
+    step = footprint() * 5 * HIGHEST // (4 * memory_limit()) + 1
     target = min(HIGHEST, own + step)
     return target if target != own else None
 
