@@ -3,7 +3,9 @@
 Every signal pyinit handles is blocked (main.py did it before the fork) and collected here with
 sigwaitinfo, so no Python signal handler ever runs and an idle pyinit makes no system call at
 all.  A deadline (grace period, delayed signal, batched reaping) is the only reason to wait
-with a timeout.  Shaped like tini's: one function forwards (`_forward`), one reaps (`_reap`).
+with a timeout.  Shaped like tini's: one function forwards (`_forward`), one reaps (`_reap`);
+the plain case -- a signal whose forwarding is a bare kill() to each program, decided once from
+the Config -- is taken in the loop itself, since an init's latency is its whole job.
 
 Several programs (a Procfile) are more children of the same loop: every forwarded signal goes
 to each running program's group; when one ends, the others are stopped (fail fast) and pyinit
