@@ -93,14 +93,7 @@ class Leftovers:
                 processes=_names([(proc, None) for proc in ignoring]),
                 pids=[proc.pid for proc in ignoring],
             )
-        if refused:
-            self.log.warn(
-                "unsignalable",
-                "not permitted to signal %(count)d process(es): %(processes)s; not waiting for them",
-                count=len(refused),
-                processes=_names(refused),
-                pids=[proc.pid for proc, _ in refused],
-            )
+        self._warn_refused(refused)
         return sent
 
     def _got_group_stop(self, proc: procfs.Proc, status: procfs.Status) -> bool:
@@ -126,6 +119,11 @@ class Leftovers:
                 killed += 1
                 self.waiting[proc.key] = proc
             self.seen.add(proc.key)
+        self._warn_refused(refused)
+        return killed
+
+    def _warn_refused(self, refused: list[tuple[procfs.Proc, int | None]]) -> None:
+        """One line for the processes pyinit may not signal, and so does not wait for."""
         if refused:
             self.log.warn(
                 "unsignalable",
@@ -134,7 +132,6 @@ class Leftovers:
                 processes=_names(refused),
                 pids=[proc.pid for proc, _ in refused],
             )
-        return killed
 
     # --- waiting -----------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ of PID 1, PID 1 is the OOM killer's last choice, and ps calls it pyinit.
 The same behaviours against the real Docker engine: tests/e2e/test_defaults.py.
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -16,21 +15,7 @@ import pytest
 
 from privs import needs_nobody_python
 from support import BASE_ENV, ROOT, proc_status, program, run, wait_until, write_launcher
-
-
-def events(init) -> list[dict]:
-    found = []
-    for line in init.stderr.splitlines():
-        try:
-            found.append(json.loads(line))
-        except ValueError:
-            pass
-    return found
-
-
-def names(init) -> list[str]:
-    return [event["event"] for event in events(init)]
-
+from sync import names
 
 # --- 1. a reload signal is not a stop signal --------------------------------------------------
 

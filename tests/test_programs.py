@@ -2,7 +2,6 @@
 each program in its own process group, every signal to each, fail fast with the first one's
 status, every line named, orphans of each reaped."""
 
-import json
 import signal
 import socket
 import sys
@@ -11,6 +10,7 @@ import threading
 import pytest
 
 from support import PROGRAMS, ROOT, wait_until
+from sync import events
 
 SERVER = ROOT / "examples" / "graceful_http" / "server.py"
 PY = sys.executable
@@ -20,16 +20,6 @@ def procfile(tmp_path, text: str):
     path = tmp_path / "Procfile"
     path.write_text(text)
     return str(path)
-
-
-def events(init) -> list[dict]:
-    found = []
-    for line in init.stderr.splitlines():
-        try:
-            found.append(json.loads(line))
-        except ValueError:
-            pass
-    return found
 
 
 def lines_of(init, name: str) -> list[str]:

@@ -62,6 +62,30 @@ class Personality:
         raise NotImplementedError
 
 
+class ExecTool(Personality):
+    """gosu and su-exec: exec in place, nothing printed but errors, each one line after the
+    tool's prefix, and every failure exits 1."""
+
+    failure = 1
+    prefix = ""
+
+    def render(self, log: Log, level: int, event: str, template: str, fields: dict) -> tuple[int, str] | None:
+        from ..log import ERROR, format_text
+
+        return (2, self.prefix + format_text(template, fields) + "\n") if level == ERROR else None
+
+    def start_failed(self, log: Log, config: Config, error: StartError) -> int:
+        if error.step == "refused":
+            log.error("fatal", "%(reason)s", reason=error.detail)
+        else:
+            log.error("exec-failed", "%(text)s", text=self.failure_text(config, error), reason=error.reason)
+        return self.failure
+
+    def failure_text(self, config: Config, error: StartError) -> str:
+        """The tool's words for a failure after parsing (after its prefix)."""
+        raise NotImplementedError
+
+
 def select(argv: list[str]) -> tuple[Personality, str, list[str]]:
     """(personality, program name, the arguments it parses) from argv[0] or `--compat NAME`."""
     prog = os.path.basename(argv[0]) if argv else "pyinit"

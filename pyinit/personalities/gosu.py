@@ -16,12 +16,10 @@ import stat
 from .. import __version__, users
 from ..config import Config
 from ..errors import Exit, StartError, refused
-from ..log import ERROR, format_text
-from . import Personality
+from . import ExecTool
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..log import Log
     from ..users import Credentials, Group, User
 
 #: The gosu release whose behaviour this reproduces (scripts parse `gosu --version`).
@@ -257,16 +255,12 @@ def resolve_user(spec: str) -> Credentials:
     return users.Credentials(uid & mask, gid & mask, [g & mask for g in sgids], home=home)
 
 
-class Gosu(Personality):
+class Gosu(ExecTool):
     name = "gosu"
-    failure = 1
+    prefix = "error: "
 
     def parse(self, prog: str, argv: list[str], environ: dict[str, str]) -> Config:
         return parse(prog, argv, environ)
-
-    def render(self, log: Log, level: int, event: str, template: str, fields: dict) -> tuple[int, str] | None:
-        # gosu prints nothing but its errors, as "error: ..."
-        return (2, "error: " + format_text(template, fields) + "\n") if level == ERROR else None
 
     def credentials(self, config: Config) -> Credentials:
         return users.finish(resolve_user(config.user or ""), config)
@@ -274,12 +268,8 @@ class Gosu(Personality):
     def lookup(self, file: str, env: dict[str, str]) -> str | None:
         return look_path(file, env)
 
-    def start_failed(self, log: Log, config: Config, error: StartError) -> int:
-        if error.step == "refused":
-            log.error("fatal", "%(reason)s", reason=error.detail)
-        else:
-            log.error("exec-failed", "%(text)s", text=_failure_text(config, error), reason=error.reason)
-        return self.failure
+    def failure_text(self, config: Config, error: StartError) -> str:
+        return _failure_text(config, error)
 
 
 PERSONALITY = Gosu()

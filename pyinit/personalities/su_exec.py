@@ -14,12 +14,10 @@ from .. import users
 from ..config import Config
 from ..cparse import strtol
 from ..errors import Exit, StartError, refused
-from ..log import ERROR, format_text
-from . import Personality
+from . import ExecTool
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..log import Log
     from ..users import Credentials
 
 
@@ -93,26 +91,18 @@ def _failure_text(config: Config, error: StartError) -> str:
     return error.reason
 
 
-class SuExec(Personality):
+class SuExec(ExecTool):
     name = "su-exec"
-    failure = 1
+    prefix = "su-exec: "  # err(3) style
 
     def parse(self, prog: str, argv: list[str], environ: dict[str, str]) -> Config:
         return parse(prog, argv, environ)
 
-    def render(self, log: Log, level: int, event: str, template: str, fields: dict) -> tuple[int, str] | None:
-        # su-exec prints nothing but its errors, err(3) style
-        return (2, "su-exec: " + format_text(template, fields) + "\n") if level == ERROR else None
-
     def credentials(self, config: Config) -> Credentials:
         return users.finish(resolve_user(config.user or ""), config)
 
-    def start_failed(self, log: Log, config: Config, error: StartError) -> int:
-        if error.step == "refused":
-            log.error("fatal", "%(reason)s", reason=error.detail)
-        else:
-            log.error("exec-failed", "%(text)s", text=_failure_text(config, error), reason=error.reason)
-        return self.failure
+    def failure_text(self, config: Config, error: StartError) -> str:
+        return _failure_text(config, error)
 
 
 PERSONALITY = SuExec()
