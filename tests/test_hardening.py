@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from support import (
@@ -249,6 +250,28 @@ def test_a_very_low_descriptor_limit_still_works():
         timeout=60,
     )
     assert (result.returncode, result.stderr) == (3, "")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("args", [[], ["--no-new-privs"]], ids=["subreaper", "no-new-privs"])
+def test_pyinit_holds_no_descriptor_of_its_own_while_it_supervises(start_init, args):
+    # Both load ctypes for prctl.  A libffi with static trampolines (Debian sid's, Fedora's) then
+    # keeps a descriptor on its own file for good, from Python 3.14 on: pyinit closes it.
+    init = start_init([*args, "sleep", "100"], pid1=False)
+    program_pid = init.program_pid
+    wait_until(lambda: psutil.Process(program_pid).name() == "sleep", message="the exec of sleep")
+
+    def held():
+        return {
+            fd: os.readlink("/proc/%d/fd/%s" % (init.init_pid, fd))
+            for fd in os.listdir("/proc/%d/fd" % init.init_pid)
+        }
+
+    try:  # the exec-status pipe closes once pyinit has read its end
+        wait_until(lambda: set(held()) == {"0", "1", "2"})
+    except AssertionError:
+        pass
+    assert set(held()) == {"0", "1", "2"}, held()
 
 
 @pytest.mark.timeout(60)
