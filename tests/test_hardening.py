@@ -14,6 +14,7 @@ import pytest
 
 from support import (
     BASE_ENV,
+    CLEAN_SIGNALS,
     PYINIT,
     UNSHARE,
     compile_program,
@@ -292,6 +293,7 @@ def test_without_proc_pyinit_falls_back_to_the_process_group_and_still_ends(tmp_
         "-c",
         hide_proc,
         "sh",
+        *CLEAN_SIGNALS,
         *PYINIT,
         "--grace",
         "1",
