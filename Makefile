@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint example compat zipapp docker-test podman-test bench bench-quick bench-profile clean
+.PHONY: install test test-pythons lint example compat zipapp docker-test podman-test bench bench-quick bench-profile clean
 
 STAMP := $(VENV)/.installed
 
@@ -18,6 +18,12 @@ install: $(STAMP)
 
 test: install
 	$(PY) -m pytest
+
+# The same suite under every Python pyinit supports (3.9, 3.11, 3.13, 3.14, 3.15 where Debian has
+# it), each in a Debian root made with debootstrap and cached in
+# $${PYINIT_PYTHONS_DIR:-/tmp/pyinit-pythons}; needs root.  One summary line per interpreter.
+test-pythons: install
+	tools/pythons.sh test
 
 lint: install
 	$(VENV)/bin/ruff check pyinit tests tools examples bench

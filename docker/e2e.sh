@@ -14,13 +14,23 @@
 # the daemon's data-root (which holds the base image) are kept between runs: a second run is
 # ready in seconds.  Delete the folder (after `down`) to start from scratch.
 #
+# PYINIT_E2E_PYTHON=3.9 (or 3.11, 3.13, 3.14, 3.15) runs the suite on another Python instead: the
+# base image local/debian-py:python3.9 is imported from the Debian root tools/pythons.sh keeps
+# for that version (bullseye for 3.9, sid for 3.14 and 3.15; see there), with `python3` being
+# that version.  The image is imported again when the root was rebuilt.
+#
 # Needs root.  If the engine cannot be set up, `test` fails when PYINIT_E2E_REQUIRED=1 (CI sets
 # it) and otherwise says why and exits 0 (a developer machine without root or network).
 set -euo pipefail
 umask 022
 
 W=${PYINIT_DOCKER_DIR:-/tmp/pyinit-docker}
-BASE_IMAGE=${PYINIT_BASE_IMAGE:-local/debian-py:bookworm}
+E2E_PYTHON=${PYINIT_E2E_PYTHON:-}
+if [ -n "$E2E_PYTHON" ]; then
+  BASE_IMAGE=${PYINIT_BASE_IMAGE:-local/debian-py:python$E2E_PYTHON}
+else
+  BASE_IMAGE=${PYINIT_BASE_IMAGE:-local/debian-py:bookworm}
+fi
 SUITE=bookworm
 export DOCKER_HOST=unix://$W/docker.sock
 export PYINIT_BASE_IMAGE=$BASE_IMAGE
@@ -229,6 +239,48 @@ import_base_image() {
   say "imported $BASE_IMAGE in $(since "$t") s"
 }
 
+# --- another Python: a base image from tools/pythons.sh's root for it --------------------
+
+# Sets PYTHON_ROOT: the Debian root that has python$E2E_PYTHON (built there if missing).
+python_rootfs() {
+  local t
+  t=$(now)
+  PYTHON_ROOT=$("$ROOT/tools/pythons.sh" root "$E2E_PYTHON" | tail -n 1) ||
+    cannot "no Debian root with python$E2E_PYTHON (tools/pythons.sh root $E2E_PYTHON failed)"
+  say "root filesystem for python$E2E_PYTHON: $PYTHON_ROOT ($(since "$t") s)"
+}
+
+# The root as $BASE_IMAGE, with /usr/local/bin/python3 -> python$E2E_PYTHON (first in PATH),
+# so that the images built FROM it (docker/Dockerfile: `python3 build_pyz.py`) run that
+# version.  The root itself is not changed: the link is appended to the tar only.  The test
+# venvs (/opt/pyinit) stay out.
+import_python_image() {
+  local stamp_file="$W/base-python$E2E_PYTHON.stamp" stamp id
+  stamp="$PYTHON_ROOT $(cat "$PYTHON_ROOT/.pyinit-complete")"
+  id=$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" 2>/dev/null || true)
+  if [ -n "$id" ] && [ "$(cat "$stamp_file" 2>/dev/null)" = "$stamp $id" ]; then
+    return 0
+  fi
+  local t link="$W/python-link"
+  t=$(now)
+  rm -rf "$link"
+  mkdir -p "$link/usr/local/bin"
+  ln -s "/usr/bin/python$E2E_PYTHON" "$link/usr/local/bin/python3"
+  tar -C "$PYTHON_ROOT" --numeric-owner --exclude=./.pyinit-complete --exclude=./opt/pyinit \
+    -cf "$W/rootfs.tar" .
+  tar -C "$link" --numeric-owner -rf "$W/rootfs.tar" ./usr/local/bin/python3
+  rm -rf "$link"
+  timeout 900 docker import -c 'CMD ["python3"]' "$W/rootfs.tar" "$BASE_IMAGE" >/dev/null ||
+    { rm -f "$W/rootfs.tar"; cannot "docker import failed"; }
+  rm -f "$W/rootfs.tar"
+  local version
+  version=$(docker run --rm "$BASE_IMAGE" python3 -c 'import platform; print(platform.python_version())') ||
+    cannot "python3 does not run in $BASE_IMAGE"
+  case "$version" in "$E2E_PYTHON".*) ;; *) cannot "python3 in $BASE_IMAGE is $version, not $E2E_PYTHON" ;; esac
+  echo "$stamp $(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")" >"$stamp_file"
+  say "imported $BASE_IMAGE (Python $version) in $(since "$t") s"
+}
+
 # --- commands ------------------------------------------------------------------------------
 
 # Sets STARTED=1 if this call started the daemon, 0 if one of ours was already running.
@@ -245,14 +297,14 @@ up() {
   local t
   t=$(now)
   install_packages
-  make_rootfs
+  if [ -n "$E2E_PYTHON" ]; then python_rootfs; else make_rootfs; fi
   if daemon_pid >/dev/null; then
     docker version >/dev/null 2>&1 || cannot "dockerd $(daemon_pid) is running but does not answer on $DOCKER_HOST"
     say "reusing the running dockerd $(daemon_pid)"
   else
     start_daemon
   fi
-  import_base_image
+  if [ -n "$E2E_PYTHON" ]; then import_python_image; else import_base_image; fi
   flock -u 8
   say "engine and $BASE_IMAGE ready in $(since "$t") s; cache: $W"
 }
@@ -267,6 +319,7 @@ up)
   preflight
   up
   echo "export DOCKER_HOST=$DOCKER_HOST"
+  [ -z "$E2E_PYTHON" ] || echo "export PYINIT_BASE_IMAGE=$BASE_IMAGE"
   ;;
 down)
   down

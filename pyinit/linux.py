@@ -23,12 +23,56 @@ _libc = None
 
 
 def _load():  # -> ctypes.CDLL
+    """libc, loaded once.  Call it before any `import ctypes`: the first import happens here."""
     global _libc
     if _libc is None:
+        before = _descriptors()
         import ctypes
 
         _libc = ctypes.CDLL(None, use_errno=True)
+        _close_libffi_descriptor(before)
     return _libc
+
+
+def _descriptors() -> set[str]:
+    """This process's open descriptors (without the one listdir used for the listing)."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:  # no /proc: nothing to compare with, nothing will be closed
+        return set()
+    return {name for name in names if _is_open(int(name))}
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _close_libffi_descriptor(before: set[str]) -> None:
+    """Close the descriptor that importing ctypes left open on libffi's own file, if any.
+
+    libffi built with static trampolines (Debian's since sid's 3.5, Fedora's) maps its closure
+    trampolines from its own shared object: the first time it makes a closure it opens that
+    file (found in /proc/self/maps) and keeps the descriptor for the life of the process, to
+    map more trampoline pages later.  Python 3.14's _ctypes makes a closure when imported, so
+    every `import ctypes` costs a descriptor for good: under `ulimit -n 5` pyinit then has no
+    room left for its exec-status pipe ("Too many open files"), and libffi 3.5.0-3.5.1 open
+    it without O_CLOEXEC, so the program would inherit it.  The descriptor is needed only to
+    map a second trampoline page, when more ctypes callbacks are alive at once than one page
+    holds; pyinit creates no callbacks.  The page already mapped stays valid without it.
+    """
+    if not before:
+        return
+    for name in _descriptors() - before:
+        try:
+            target = os.readlink("/proc/self/fd/" + name)
+        except OSError:
+            continue
+        if os.path.basename(target).startswith("libffi."):
+            os.close(int(name))
 
 
 def load() -> None:
@@ -37,9 +81,9 @@ def load() -> None:
 
 
 def _prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    libc = _load()
     import ctypes
 
-    libc = _load()
     result = libc.prctl(
         ctypes.c_int(option),
         ctypes.c_ulong(arg2),
@@ -59,10 +103,10 @@ def set_child_subreaper() -> None:
 
 
 def is_child_subreaper() -> bool:
+    libc = _load()
     import ctypes
 
     flag = ctypes.c_int(0)
-    libc = _load()
     if libc.prctl(ctypes.c_int(PR_GET_CHILD_SUBREAPER), ctypes.byref(flag), 0, 0, 0) == -1:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
@@ -116,6 +160,7 @@ def bounding_set() -> list[int]:
 
 
 def _clear_inheritable() -> None:
+    libc = _load()
     import ctypes
 
     class Header(ctypes.Structure):
@@ -128,7 +173,6 @@ def _clear_inheritable() -> None:
             ("inheritable", ctypes.c_uint32),
         ]
 
-    libc = _load()
     header = Header(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (Data * 2)()
     if libc.capget(ctypes.byref(header), data) == -1:

@@ -30,6 +30,17 @@ class OptionError(Exception):
     """A scanning error, worded as glibc words it (without the leading 'prog: ')."""
 
 
+def printable(text: str) -> str:
+    """text with every non-printable character escaped as Python would (\\n, \\x1b, \\udcff).
+
+    What the user typed goes into an error line: a newline or an escape sequence in an argument
+    must not split that line or rewrite the terminal (glibc prints the raw bytes).
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def scan(
     argv: list[str], options: list[Opt], operands: list[str], *, permute: bool = False
 ) -> Iterator[tuple[str, str | None]]:
@@ -77,7 +88,7 @@ def scan(
             letter = arg[position]
             opt = shorts.get(letter)
             if opt is None:
-                raise OptionError("invalid option -- '%s'" % letter)
+                raise OptionError("invalid option -- '%s'" % printable(letter))
             if not opt.takes_arg:
                 position += 1
                 yield opt.key, None
@@ -88,7 +99,7 @@ def scan(
                 value = argv[index]
                 index += 1
             else:
-                raise OptionError("option requires an argument -- '%s'" % letter)
+                raise OptionError("option requires an argument -- '%s'" % printable(letter))
             yield opt.key, value
             break
 
@@ -106,7 +117,7 @@ def _match_long(name: str, typed: str, options: list[Opt]) -> Opt:
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        raise OptionError("unrecognized option '--%s'" % typed)
+        raise OptionError("unrecognized option '--%s'" % printable(typed))
     return _ambiguous(name, candidates)
 
 
@@ -115,4 +126,4 @@ def _ambiguous(name: str, candidates: list[Opt]) -> Opt:
     if all(opt.key == candidates[0].key for opt in candidates):
         return candidates[0]
     listed = " ".join("'--%s'" % opt.long for opt in candidates)
-    raise OptionError("option '--%s' is ambiguous; possibilities: %s" % (name, listed))
+    raise OptionError("option '--%s' is ambiguous; possibilities: %s" % (printable(name), listed))

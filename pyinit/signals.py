@@ -48,27 +48,49 @@ class SignalSpecError(ValueError):
     """A signal or rewrite spec that cannot be understood; str() is the one-line reason."""
 
 
+#: Linux's standard signals, 1 to 31, as x86, arm, arm64, riscv, powerpc and s390 number them
+#: (asm-generic).  The `signal` module knows only the names its build's C module defined:
+#: before Python 3.11 that lacks SIGSTKFLT, so `--rewrite STKFLT:TERM` and the name in a log
+#: line would depend on the interpreter.  Used only where the C module agrees with it.
+_LINUX_NAMES = (  # noqa: SIM905 (one line per name would hide the numbering)
+    "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT "
+    "CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS"
+).split()
+#: Second names for three of them, which users type (SIGIOT, SIGPOLL, SIGCLD).
+_LINUX_ALIASES = {"IOT": "ABRT", "POLL": "IO", "CLD": "CHLD"}
+
+_tables: tuple[dict[str, int], dict[int, str]] | None = None
+
+
+def _known() -> tuple[dict[str, int], dict[int, str]]:
+    """({name without SIG: number}, {number: its name}), built when a name is first needed."""
+    global _tables
+    if _tables is None:
+        own = {
+            attr[3:]: getattr(signal, attr)
+            for attr in dir(signal)
+            if attr.startswith("SIG") and not attr.startswith("SIG_") and attr not in ("SIGRTMIN", "SIGRTMAX")
+        }
+        numbers: dict[int, str] = {}
+        names: dict[str, int] = {}
+        if all(own.get(text, signo) == signo for signo, text in enumerate(_LINUX_NAMES, 1)):
+            numbers = {signo: "SIG" + text for signo, text in enumerate(_LINUX_NAMES, 1)}
+            names = {text: signo for signo, text in enumerate(_LINUX_NAMES, 1)}
+            names.update((alias, names[text]) for alias, text in _LINUX_ALIASES.items())
+        # Another numbering (mips, alpha, sparc, parisc): the C module's own names; of several
+        # for one number, the first in alphabetical order, as signal.Signals chooses.
+        for text, signo in sorted(own.items()):
+            names.setdefault(text, signo)
+            numbers.setdefault(signo, "SIG" + text)
+        _tables = names, numbers
+    return _tables
+
+
 def name(signo: int) -> str:
     """SIGTERM, SIGRTMIN+3, or the bare number for something libc does not name."""
     if SIGRTMIN <= signo <= SIGRTMAX:
         return "SIGRTMIN" if signo == SIGRTMIN else "SIGRTMIN+%d" % (signo - SIGRTMIN)
-    import signal as signal_module  # the enum's names: only when something is logged
-
-    try:
-        return signal_module.Signals(signo).name
-    except ValueError:
-        return str(signo)
-
-
-def _names() -> dict[str, int]:
-    import signal as signal_module  # the enum's names: only when a name is parsed
-
-    # signal.Signals holds aliases (SIGIOT, SIGPOLL, SIGCLD) too, which users may type.
-    members = signal_module.Signals.__members__.items()
-    table = {member_name[3:]: int(member) for member_name, member in members}
-    table.pop("RTMIN", None)
-    table.pop("RTMAX", None)
-    return table
+    return _known()[1].get(signo, str(signo))
 
 
 def _is_decimal(text: str) -> bool:
@@ -106,7 +128,7 @@ def parse(spec: str, *, allow_zero: bool = False) -> int:
                 "real-time signal %r is out of range: RTMIN+0..RTMIN+%d or RTMAX-0..RTMAX-%d"
                 % (spec, SIGRTMAX - SIGRTMIN, SIGRTMAX - SIGRTMIN)
             )
-    signo = _names().get(upper) if upper else None
+    signo = _known()[0].get(upper) if upper else None
     if signo is None:
         raise SignalSpecError("unknown signal %r: use %s" % (spec, _ACCEPTED))
     return signo

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from support import BASE_ENV, ROOT
+from support import BASE_ENV, ROOT, UNSHARE
 
 PASSWD = """\
 root:x:0:0:root:/root:/bin/bash
@@ -83,7 +83,7 @@ CALLERS = {
 
 _MOUNT = 'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && shift 2 && exec "$@"'
 _NAMESPACE = ["unshare", "--mount", "--propagation", "private"]
-_PIDNS = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+_PIDNS = UNSHARE  # with the clean signal dispositions of support.UNSHARE
 # The shell that mounts clears the signal mask (dash does), so a caller's blocked and ignored
 # signals are set by this link, after it.
 _BLOCK = (
@@ -179,7 +179,9 @@ class Fixture:
             python = needs_nobody_python() if caller == "nobody" else ROOT_PYTHON
         block = []
         if blocked or ignored:
-            block = [ROOT_PYTHON, "-c", _BLOCK, ",".join(map(str, blocked)), ",".join(map(str, ignored))]
+            # int(): str() of a Signals member is 'Signals.SIGUSR1' before Python 3.11
+            numbers = [",".join(str(int(signo)) for signo in signals) for signals in (blocked, ignored)]
+            block = [ROOT_PYTHON, "-c", _BLOCK, *numbers]
         return (
             _NAMESPACE
             + ["sh", "-c", _MOUNT, "sh", str(self.passwd), str(self.group)]

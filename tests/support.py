@@ -26,7 +26,12 @@ BASE_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("PYINIT_", 
 BASE_ENV["PYTHONPATH"] = str(ROOT)
 BASE_ENV.pop("PYTHONWARNINGS", None)
 
-UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+# `unshare --fork` of util-linux < 2.38 (Debian bullseye's 2.36) starts its command with SIGINT and
+# SIGTERM ignored, and pyinit hands the dispositions it inherits on to the program, as tini does:
+# the tests would test the host's unshare.  `env --default-signal` (coreutils >= 8.31) sets every
+# signal back to its default and execs pyinit: same pid, no shell, no second interpreter.
+CLEAN_SIGNALS = ["env", "--default-signal"]
+UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", *CLEAN_SIGNALS]
 
 
 def program(name: str, *args: str) -> list[str]:
@@ -65,6 +70,11 @@ def can_unshare() -> str | None:
     """None if we may create PID namespaces, else the reason why not."""
     if os.geteuid() != 0:
         return "needs root to create PID namespaces (unshare --pid)"
+    try:
+        if subprocess.run(CLEAN_SIGNALS + ["true"], capture_output=True, timeout=30).returncode != 0:
+            return "needs env --default-signal (GNU coreutils >= 8.31) to start pyinit under unshare"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "env unavailable: %s" % exc
     try:
         result = subprocess.run(UNSHARE + ["true"], capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:

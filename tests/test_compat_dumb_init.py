@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 
+import psutil
 import pytest
 
 from support import BASE_ENV, PYINIT, proc_state, program, run, wait_until
@@ -23,6 +24,21 @@ REWRITE_HELP = (
 
 def di(args, **kwargs):
     return run(DI + args, **kwargs)
+
+
+def kill_recorders(output: str) -> None:
+    """Kill the recorders that outlive a test's pyinit, found by the "ready PID" each printed.
+
+    A recorder catches every catchable signal, so one left in the group pyinit leaves behind at
+    exit (dumb-init does not stop it) or in its own session (--setsid) lives on otherwise.
+    """
+    for pid in re.findall(r"^ready (\d+)\r?$", output, re.MULTILINE):
+        try:
+            recorder = psutil.Process(int(pid))
+            if any(arg.endswith("recorder.py") for arg in recorder.cmdline()):
+                recorder.kill()
+        except psutil.NoSuchProcess:
+            pass
 
 
 def test_help_and_version_go_to_stderr_and_exit_0():
@@ -139,8 +155,11 @@ def test_exit_sends_the_rewritten_sigterm_to_the_remaining_group(start_init, tmp
     record = tmp_path / "signals"
     recorder = " ".join(program("recorder", str(record)))
     init = start_init(DI + ["-r", "15:10", "sh", "-c", "%s & sleep 1" % recorder], pid1=False)
-    assert init.wait() == 0
-    wait_until(lambda: record.exists() and "program 10" in record.read_text())
+    try:
+        assert init.wait() == 0
+        wait_until(lambda: record.exists() and "program 10" in record.read_text())
+    finally:
+        kill_recorders(init.stdout)  # dumb-init leaves it, alive after its SIGUSR1
 
 
 @pytest.mark.timeout(60)
@@ -190,7 +209,8 @@ def test_pyinit_setsid_hand_off_signals_never_reach_the_program(tmp_path):
         got = {int(line.split()[1]) for line in record.read_text().splitlines()}
         assert signal.SIGHUP not in got and signal.SIGCONT not in got, got
     finally:
-        term.close()
+        term.close()  # kills pyinit's session; the recorder has a session of its own
+        kill_recorders(term.output.decode(errors="replace"))
 
 
 @pytest.mark.timeout(60)

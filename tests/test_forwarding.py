@@ -6,6 +6,7 @@ import signal
 
 import pytest
 
+from pyinit.signals import name
 from support import CATCHABLE, program, wait_until
 
 
@@ -25,7 +26,7 @@ def send_and_wait(init, record, signo, roles):
     init.send(signo)
     wait_until(
         lambda: all(received(record).get(role, []).count(signo) > before[role] for role in roles),
-        message="%s to reach %s" % (signal.Signals(signo).name if signo < 32 else signo, roles),
+        message="%s to reach %s" % (name(signo), roles),
     )
 
 

@@ -6,6 +6,7 @@ the program.  --single-child forwards TSTP/TTIN/TTOU as sent.
 """
 
 import os
+import re
 import signal
 
 import psutil
@@ -59,20 +60,47 @@ def test_ctrl_z_stops_the_job_and_fg_resumes_it_with_the_terminal():
         term.close()
 
 
+def jobs_until(term, state):
+    """Type `jobs` until bash lists the job in `state`.  bash learns that a job stopped or went on
+    from a SIGCHLD, which it may handle only after the next command line: poll, never sleep."""
+    attempts = iter(range(1000, 10_000))
+
+    def listed():
+        n = next(attempts)
+        start = len(term.output)
+        run_line(term, "jobs; echo JOBS-$((%d+1))" % n, "JOBS-%d" % (n + 1))
+        return state in term.output[start:].decode(errors="replace")
+
+    wait_until(listed, interval=0.2, message="bash to list the job as %s" % state)
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("stop", ["TSTP", "TTIN", "TTOU"])
 def test_a_stop_signal_sent_to_pyinit_stops_the_program_then_pyinit(tmp_path, stop):
     # Not a terminal keystroke: `kill -TSTP` (or TTIN, TTOU) to pyinit, a background job of bash.
     term = shell()
     try:
-        run_line(term, PYINIT_CMD + " sleep 100 & echo BG-$((1+1))", "BG-2")
-        run_line(term, "sleep 1; kill -%s %%1; sleep 1; jobs; echo LISTED-$((2+1))" % stop, "LISTED-3")
-        text = term.output.decode(errors="replace").rsplit("LISTED-$((2+1))", 1)[-1]
-        assert "Stopped" in text, text
-        run_line(term, "kill -CONT %1; sleep 0.5; jobs; echo AGAIN-$((3+1))", "AGAIN-4")
-        after = term.output.decode(errors="replace").rsplit("AGAIN-$((3+1))", 1)[-1]
-        assert "Running" in after, after
-        run_line(term, "kill %1; wait %1; echo STATUS=$?", "STATUS=143")
+        run_line(term, PYINIT_CMD + " sleep 100 & echo BG-$((1+1)) $! DONE-$((2*3))", "DONE-6")
+        found = re.search(rb"BG-2 (\d+) DONE-6", term.output)
+        assert found, term.output
+        pyinit = int(found.group(1))
+        # The program runs: pyinit has blocked its signals and waits for them.
+        program_pid = wait_until(lambda: next(iter(psutil.Process(pyinit).children()), None)).pid
+        run_line(term, "kill -%s %%1; echo SENT-$((4+4))" % stop, "SENT-8")
+        wait_until(
+            lambda: proc_state(program_pid) == "T" and proc_state(pyinit) == "T",
+            message="the program, then pyinit, to stop",
+        )
+        jobs_until(term, "Stopped")
+        run_line(term, "kill -CONT %1; echo SENT-$((5+5))", "SENT-10")
+        wait_until(
+            lambda: proc_state(program_pid) != "T" and proc_state(pyinit) != "T",
+            message="pyinit and the program to go on",
+        )
+        jobs_until(term, "Running")
+        # `wait PID`, not `wait %1`: bash 5.3 may report the job done, and forget the job, before
+        # `wait` runs; the status of a background pid it keeps.
+        run_line(term, "kill %%1; wait %d; echo STATUS=$?" % pyinit, "STATUS=143")
         term.write(b"exit\n")
         term.wait()
     finally:
@@ -96,6 +124,8 @@ def test_pyinit_as_pid1_is_never_wedged_by_a_stopped_program(start_init):
     # pyinit must not stop itself, and `docker stop` (SIGTERM) must still end the container.
     init = start_init(["sleep", "100"])
     program_pid = init.program_pid
+    # Stop the program, not pyinit's child between fork and exec (pyinit waits for its exec).
+    wait_until(lambda: psutil.Process(program_pid).name() == "sleep", message="the exec of sleep")
     os.kill(program_pid, signal.SIGTSTP)
     wait_until(lambda: proc_state(program_pid) == "T")
     init.send(signal.SIGTERM)

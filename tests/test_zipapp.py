@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import stat
 import subprocess
@@ -46,6 +47,33 @@ def test_the_zipapp_carries_bytecode_next_to_every_module(pyz):
     assert "pyinit/main.py" in modules and "__main__.py" in modules
     assert {name + "c" for name in modules} <= names  # zipimport's layout: main.pyc by main.py
     assert not any("__pycache__" in name for name in names)
+
+
+@pytest.mark.timeout(120)
+def test_the_zipapp_runs_from_the_bytecode_of_the_python_that_built_it(pyz):
+    # Built and run by the interpreter of this test run (each one of `make test-pythons`): its
+    # modules load from their .pyc, not compiled again from the sources at every start.
+    names = zipfile.ZipFile(pyz).namelist()
+    with zipfile.ZipFile(pyz) as archive:
+        magics = {archive.read(name)[:4] for name in names if name.endswith(".pyc")}
+    assert magics == {importlib.util.MAGIC_NUMBER}
+    env = dict(BASE_ENV)
+    env.pop("PYTHONPATH")
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); import pyinit.main as m; print(m.__file__)",
+            str(pyz),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert loaded.stdout.strip() == str(pyz / "pyinit" / "main.pyc"), loaded.stderr
 
 
 @pytest.mark.timeout(120)
