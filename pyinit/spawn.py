@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno as errno_codes
 import os
+import time
 
 from .errors import StartError
 from .signals import signal  # the C module: see signals.py
@@ -135,7 +136,7 @@ def spawn(plan: Plan) -> Child:
             os.setpgid(pid, pid)
         except OSError:
             pass
-    report = _read_all(read_end)
+    report = _read_report(read_end, pid)
     os.close(read_end)
     notes: list[tuple[str, int]] = []
     for line in report.splitlines():
@@ -187,13 +188,33 @@ def _send(fd: int, record: str) -> None:
         pass
 
 
-def _read_all(fd: int) -> str:
+def _read_report(fd: int, pid: int) -> str:
+    """The child's report, up to the end of file its exec (or its death) makes.
+
+    A child stopped before its exec -- a Ctrl-Z or a SIGSTOP pending when it unblocked its
+    signals -- makes no end of file until it runs again, and pyinit must not hang on it: the
+    read polls (from 50 us, doubling to 5 ms; an exec takes about a millisecond) and returns
+    what came so far once the child is stopped.  The supervisor then sees the stop as usual.
+    """
+    os.set_blocking(fd, False)
     chunks = []
+    pause = 0.00005
     while True:
-        chunk = os.read(fd, 4096)
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            try:
+                if os.waitid(os.P_PID, pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT) is not None:
+                    break
+            except ChildProcessError:
+                pass  # it exited already: the end of file is there
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+            continue
         if not chunk:
-            return b"".join(chunks).decode("utf-8", "replace")
+            break
         chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
 
 
 # Exec mode hands the program clean dispositions, as gosu does: gosu is a Go program, whose

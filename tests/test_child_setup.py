@@ -2,9 +2,12 @@
 pyinit inherited -- except SIGPIPE and SIGXFSZ, which CPython ignores at start-up and pyinit puts
 back to default (an inherited SIG_IGN for those two cannot be told apart and is not kept)."""
 
+import os
 import signal
 import subprocess
 import sys
+
+import pytest
 
 from support import BASE_ENV, PYINIT, run, run_pid1, signal_mask
 
@@ -89,3 +92,26 @@ def test_program_leads_its_own_process_group_and_keeps_the_working_directory(tmp
 def test_pyinit_fds_do_not_leak_into_the_program():
     fds = run_pid1(["ls", "/proc/self/fd"]).stdout.split()
     assert sorted(int(fd) for fd in fds) == [0, 1, 2, 3]  # 3 is ls's own directory fd
+
+
+@pytest.mark.timeout(30)
+def test_a_child_stopped_before_its_exec_does_not_hang_pyinits_start():
+    # A Ctrl-Z (or SIGSTOP) pending when the child unblocks its signals stops it before exec:
+    # no end of file comes on the exec-status pipe until it runs again.  pyinit reads the
+    # report and goes on to supervise (the stop is then reported like any other).
+    from pyinit.spawn import _read_report
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        os.write(write_end, b"N setsid 0\n")
+        os.kill(os.getpid(), signal.SIGSTOP)  # stopped, the write end still open
+        os._exit(0)
+    os.close(write_end)
+    try:
+        assert _read_report(read_end, pid) == "N setsid 0\n"
+    finally:
+        os.close(read_end)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)

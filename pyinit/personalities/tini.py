@@ -16,7 +16,7 @@ from ..config import MAX_VERBOSITY, Config
 from ..cparse import atoi, strtol
 from ..errors import EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, Exit, StartError
 from ..log import DEBUG, ERROR, INFO, TRACE, WARN, format_text
-from ..options import Opt, OptionError, scan
+from ..options import Opt, OptionError, printable, scan
 from . import Personality
 
 TYPE_CHECKING = False
@@ -118,7 +118,7 @@ def parse(prog: str, argv: list[str], environ: dict[str, str]) -> Config:
                 fields["subreaper"] = "on"
             elif letter == "p":
                 if value not in _PDEATH_NAMES:
-                    raise _fatal("Not a valid option for -p: %s" % value)
+                    raise _fatal("Not a valid option for -p: %s" % printable(value or ""))
                 import signal
 
                 fields["pdeathsig"] = int(getattr(signal, value))
@@ -131,7 +131,7 @@ def parse(prog: str, argv: list[str], environ: dict[str, str]) -> Config:
             elif letter == "e":
                 status = _exit_status(value or "")
                 if status is None:
-                    raise _fatal("Not a valid option for -e: %s" % value)
+                    raise _fatal("Not a valid option for -e: %s" % printable(value or ""))
                 success.add(status)
     except OptionError as exc:
         raise Exit(1, "%s: %s\n%s" % (name, exc, usage)) from None

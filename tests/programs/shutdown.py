@@ -69,8 +69,10 @@ elif behaviour in ("daemon", "stubborn"):
     daemon(ignore_term=behaviour == "stubborn")
     signal.signal(signal.SIGTERM, leave)
 elif behaviour == "zombie":
-    if os.fork() == 0:
+    child = os.fork()
+    if child == 0:
         os._exit(0)
+    os.waitid(os.P_PID, child, os.WEXITED | os.WNOWAIT)  # a zombie before "ready", not after
     signal.signal(signal.SIGTERM, leave)
 elif behaviour != "default":
     sys.exit("unknown behaviour %r" % behaviour)
