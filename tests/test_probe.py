@@ -172,7 +172,7 @@ def test_a_program_that_never_becomes_ready_is_not_ready_and_is_killed():
 
 
 def test_unreaped_children_of_the_program_are_reported_as_zombies():
-    done, report = probe_json(*shutdown("zombie"))
+    done, report = probe_json("--ready-line", "^ready$", "--", *program("unreaped"))
     assert (done.returncode, report["verdict"]) == (0, "clean")  # zombies are reported, not judged
     assert len(report["zombies"]) == 1
     assert report["zombies"][0]["parent"] == report["program"]["pid"]
