@@ -10,7 +10,7 @@ import textwrap
 import psutil
 import pytest
 
-from support import PROGRAMS, ROOT, wait_until
+from support import PROGRAMS, ROOT, program, wait_until
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.timeout(120)
@@ -19,8 +19,13 @@ pytestmark = pytest.mark.timeout(120)
 GRACEFUL = """["sh", "-c", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.05; done"]"""
 
 
+# A program that leaves a child unreaped (a zombie), and says "ready" once it is one.
+UNREAPED = repr(program("unreaped"))
+
+
 def write(pytester: pytest.Pytester, source: str) -> None:
-    pytester.makepyfile(test_generated=textwrap.dedent(source).replace("GRACEFUL", GRACEFUL))
+    source = textwrap.dedent(source).replace("GRACEFUL", GRACEFUL).replace("UNREAPED", UNREAPED)
+    pytester.makepyfile(test_generated=source)
 
 
 def test_a_test_using_the_fixture_passes(pytester):
@@ -124,8 +129,9 @@ def test_signals_to_the_program_exit_status_and_zombies_are_visible(pytester):
         import time
 
         def test_program_killed_behind_pyinits_back(pyinit_run):
-            # `sleep 0 &` becomes a zombie: the shell then execs sleep, which never reaps it.
-            proc = pyinit_run(["sh", "-c", "sleep 0 & echo ready; exec sleep 1000"], ready_line="ready")
+            # The program says "ready" once its child is a zombie it leaves unreaped.  (Not
+            # `sh -c 'sleep 0 & exec sleep 1000'`: when `sleep 0` ends first, dash reaps it.)
+            proc = pyinit_run(UNREAPED, ready_line="ready")
             deadline = time.monotonic() + 30
             while not proc.zombies():
                 assert time.monotonic() < deadline
