@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -172,7 +173,7 @@ def test_a_program_that_never_becomes_ready_is_not_ready_and_is_killed():
 
 
 def test_unreaped_children_of_the_program_are_reported_as_zombies():
-    done, report = probe_json(*shutdown("zombie"))
+    done, report = probe_json("--ready-line", "^ready$", "--", *program("unreaped"))
     assert (done.returncode, report["verdict"]) == (0, "clean")  # zombies are reported, not judged
     assert len(report["zombies"]) == 1
     assert report["zombies"][0]["parent"] == report["program"]["pid"]
@@ -209,6 +210,9 @@ def test_json_report_has_every_documented_field():
         "time_to_exit",
         "status",
         "program",
+        "programs",
+        "first_ended",
+        "procfile",
         "left_behind",
         "leftovers_killed",
         "pyinit_stopped",
@@ -217,7 +221,19 @@ def test_json_report_has_every_documented_field():
         "survivors",
         "pyinit",
     }
-    assert set(report["program"]) == {"pid", "exit_code", "signal", "ended_by", "exited_after"}
+    assert set(report["program"]) == {
+        "name",
+        "command",
+        "pid",
+        "exit_code",
+        "signal",
+        "ended_by",
+        "exited_after",
+        "findings",
+    }
+    assert report["programs"] == [report["program"]]  # one program: the same entry
+    assert report["program"]["name"] is None and report["program"]["findings"] == []
+    assert (report["procfile"], report["first_ended"]) == (None, None)
     assert report["command"] == program("shutdown", "exit")
     assert report["mode"] in ("pid1", "subreaper")
     assert report["signal"] == "SIGTERM"
@@ -326,6 +342,241 @@ def test_help_lists_the_verdicts_and_exits_0():
     assert done.returncode == 0
     for verdict in ("clean", "slow", "left-processes", "crashed", "killed-after-timeout", "hung"):
         assert verdict in done.stdout
+
+
+# --- several programs (a Procfile) ------------------------------------------------------------
+
+
+def line(name: str, *command: str) -> str:
+    """A Procfile line that execs command: the program is the process pyinit watches."""
+    return "%s: exec %s" % (name, shlex.join(command))
+
+
+def procfile(tmp_path, *lines: str) -> str:
+    path = tmp_path / "Procfile"
+    path.write_text("# written by the test\n" + "\n".join(lines) + "\n")
+    return str(path)
+
+
+def both_ready(*names: str) -> list[str]:
+    """Readiness: each named program printed its "ready" line."""
+    return [arg for name in names for arg in ("--ready-line-from", "%s:^ready$" % name)]
+
+
+def by_name(report: dict) -> dict[str, dict]:
+    return {entry["name"]: entry for entry in report["programs"]}
+
+
+@pytest.mark.parametrize("mode", ["auto", "subreaper"])
+def test_two_programs_that_stop_on_sigterm_are_clean(tmp_path, mode):
+    path = procfile(
+        tmp_path, line("web", *program("graceful")), line("worker", *program("shutdown", "default"))
+    )
+    args = ["--no-pidns"] if mode == "subreaper" else []
+    done, report = probe_json(*args, "--procfile", path, *both_ready("web", "worker"))
+    assert (done.returncode, report["verdict"], report["findings"]) == (0, "clean", []), done.stderr
+    programs = by_name(report)
+    assert list(programs) == ["web", "worker"]  # the Procfile's order
+    assert programs["web"]["ended_by"] == "handled-exit" and programs["web"]["exit_code"] == 0
+    assert programs["worker"]["ended_by"] == "signal-default-action"
+    assert programs["worker"]["signal"] == "SIGTERM"
+    assert programs["web"]["pid"] != programs["worker"]["pid"]
+    assert all(entry["findings"] == [] and entry["exited_after"] is not None for entry in programs.values())
+    assert programs["web"]["command"] == "exec %s" % shlex.join(program("graceful"))
+    # pyinit exits with the status of the first program to end, and `program` is that one.
+    assert report["first_ended"] in ("web", "worker")
+    assert report["program"] == programs[report["first_ended"]]
+    assert report["status"] == programs[report["first_ended"]]["exit_code"]
+    assert (report["command"], report["procfile"]) == (None, path)
+    # pyinit's output relay is its own helper: never a leftover, nothing to stop.
+    assert report["left_behind"] == [] and report["leftovers_killed"] is False
+    assert report["pyinit_stopped"] == 0
+    assert set(report["ready"]["programs"]) == {"web", "worker"}
+    if mode == "subreaper":
+        assert report["mode"] == "subreaper"
+    elif can_unshare() is None:
+        assert report["mode"] == "pid1"
+
+
+def test_programs_given_with_p_lines_are_probed_like_a_procfile():
+    done, report = probe_json(
+        "-P",
+        line("web", *program("shutdown", "exit")),
+        "--program",
+        line("worker", *program("shutdown", "exit")),
+        *both_ready("web", "worker"),
+    )
+    assert (done.returncode, report["verdict"]) == (0, "clean"), done.stderr
+    assert [entry["name"] for entry in report["programs"]] == ["web", "worker"]
+    assert report["procfile"] is None
+
+
+def test_a_program_that_leaves_a_daemon_behind_makes_the_run_left_processes(tmp_path):
+    path = procfile(
+        tmp_path, line("web", *program("shutdown", "daemon")), line("worker", *program("graceful"))
+    )
+    done, report = probe_json("--procfile", path, *both_ready("web", "worker"))
+    assert (done.returncode, report["verdict"]) == (2, "left-processes"), done.stderr
+    assert [entry["command"] for entry in report["left_behind"]] == ["sleep 1000"]
+    # The daemon detached (setsid, double fork) before the probe could see whose it was.
+    assert report["left_behind"][0]["program"] in (None, "web")
+    assert all(entry["findings"] == [] for entry in report["programs"])  # each program was fine
+    assert report["pyinit_stopped"] >= 1 and report["status"] == 0
+
+
+def test_a_child_that_outlives_its_program_is_named_after_it(tmp_path):
+    # web's child is in web's process group: it got the signal, but takes 2 s (beyond the
+    # 0.5 s allowed to die with the program) after the last program exited.
+    path = procfile(
+        tmp_path, line("web", *program("lingerer", "2")), line("worker", *program("shutdown", "exit"))
+    )
+    done, report = probe_json("--procfile", path, *both_ready("web", "worker"))
+    assert (done.returncode, report["verdict"]) == (2, "left-processes"), done.stderr
+    assert [(entry["command"], entry["program"]) for entry in report["left_behind"]] == [
+        (" ".join(program("lingerer", "2")), "web")
+    ]
+    programs = by_name(report)
+    assert (programs["web"]["findings"], programs["worker"]["findings"]) == (["left-processes"], [])
+
+
+def test_a_program_that_crashes_on_sigterm_makes_the_run_crashed_and_is_named(tmp_path):
+    path = procfile(tmp_path, line("web", *program("graceful")), line("worker", *program("shutdown", "segv")))
+    done, report = probe_json("--procfile", path, *both_ready("web", "worker"))
+    assert (done.returncode, report["verdict"], report["findings"]) == (3, "crashed", ["crashed"]), (
+        done.stderr
+    )
+    programs = by_name(report)
+    assert programs["worker"]["findings"] == ["crashed"]
+    assert (programs["worker"]["ended_by"], programs["worker"]["signal"]) == ("other-signal", "SIGSEGV")
+    assert programs["web"]["findings"] == [] and programs["web"]["ended_by"] == "handled-exit"
+    assert report["status"] == programs[report["first_ended"]]["exit_code"]
+
+
+def waits_for(path) -> str:
+    """A shell command that returns once path exists (the test's deadline bounds it)."""
+    return "while [ ! -e %s ]; do sleep 0.02; done" % shlex.quote(str(path))
+
+
+def test_a_program_that_exits_before_the_signal_makes_the_run_exited_early(tmp_path):
+    # worker exits 4 once web is ready; the probe would wait 30 s before signalling.
+    ready = tmp_path / "web-ready"
+    path = procfile(
+        tmp_path,
+        line("web", *program("graceful", "--ready-file", str(ready))),
+        "worker: %s; exit 4" % waits_for(ready),
+    )
+    done, report = probe_json("--ready-after", "30", "--procfile", path)
+    assert (done.returncode, report["verdict"]) == (6, "exited-early"), done.stderr
+    # pyinit failed fast: it stopped web with SIGTERM, and exited with worker's status.
+    assert (report["first_ended"], report["status"]) == ("worker", 4)
+    programs = by_name(report)
+    assert programs["worker"]["findings"] == ["exited-early"]
+    assert programs["worker"]["exit_code"] == 4 and programs["worker"]["exited_after"] is None
+    assert (programs["web"]["findings"], programs["web"]["ended_by"]) == ([], "handled-exit")
+    assert report["program"]["name"] == "worker"
+    assert report["ready"]["after"] is None
+
+
+def test_a_program_stopped_by_fail_fast_is_still_judged(tmp_path):
+    # worker exits by itself once web is ready; pyinit's SIGTERM then makes web die of SIGSEGV.
+    ready = tmp_path / "web-ready"
+    path = procfile(
+        tmp_path,
+        line("web", *program("graceful", "segv", "--ready-file", str(ready))),
+        "worker: %s; exit 0" % waits_for(ready),
+    )
+    done, report = probe_json("--ready-after", "30", "--procfile", path)
+    assert (done.returncode, report["verdict"]) == (6, "exited-early"), done.stderr
+    assert report["findings"] == ["exited-early", "crashed"]
+    web = by_name(report)["web"]
+    assert (web["findings"], web["ended_by"], web["signal"]) == (["crashed"], "other-signal", "SIGSEGV")
+
+
+def test_zombies_of_a_program_are_named_after_it(tmp_path):
+    path = procfile(tmp_path, line("web", *program("unreaped")), line("worker", *program("graceful")))
+    done, report = probe_json("--procfile", path, *both_ready("web", "worker"))
+    assert (done.returncode, report["verdict"]) == (0, "clean"), done.stderr
+    assert [(zombie["parent"], zombie["program"]) for zombie in report["zombies"]] == [
+        (by_name(report)["web"]["pid"], "web")
+    ]
+
+
+def test_a_program_that_ignores_sigterm_is_killed_after_the_timeout_and_named(tmp_path):
+    path = procfile(
+        tmp_path, line("web", *program("shutdown", "ignore")), line("worker", *program("graceful"))
+    )
+    done, report = probe_json("--timeout", "1", "--procfile", path, *both_ready("web", "worker"))
+    assert (done.returncode, report["verdict"]) == (4, "killed-after-timeout"), done.stderr
+    programs = by_name(report)
+    assert programs["web"]["ended_by"] == "killed-after-timeout"
+    assert programs["web"]["findings"] == ["killed-after-timeout"]
+    assert (programs["worker"]["ended_by"], programs["worker"]["findings"]) == ("handled-exit", [])
+    # worker ended first: pyinit's status is its own, whatever happened to web.
+    assert (report["first_ended"], report["status"]) == ("worker", 0)
+    assert report["escalated"] is True and report["time_to_exit"] >= 1.0
+
+
+def test_ready_line_from_waits_for_the_named_programs_line(tmp_path):
+    # worker prints "listening" at once, web only after 1 s: ready is web's line, not worker's.
+    web = "sleep 1; echo listening; " + line("x", *program("shutdown", "exit"))[3:]
+    path = procfile(tmp_path, "web: " + web, "worker: echo listening; " + line("x", "sleep", "100")[3:])
+    done, report = probe_json("--procfile", path, "--ready-line-from", "web:^listening$")
+    assert (done.returncode, report["verdict"]) == (0, "clean"), done.stderr
+    assert report["ready"]["by"] == "line-from"
+    assert report["ready"]["programs"]["web"] >= 1.0
+    assert report["ready"]["after"] >= 1.0
+    # Matched on the program's own text: the `web    | ` prefix is pyinit's relay's.
+    assert "web    | listening" in done.stderr
+
+
+def test_ready_line_with_several_programs_takes_any_programs_line_without_the_prefix(tmp_path):
+    path = procfile(tmp_path, line("web", "sleep", "100"), "worker: echo ready; exec sleep 100")
+    done, report = probe_json("--procfile", path, "--ready-line", "^ready$", "--ready-timeout", "20")
+    assert (done.returncode, report["verdict"], report["ready"]["by"]) == (0, "clean", "line"), done.stderr
+
+
+def test_text_report_with_several_programs_has_a_line_per_program(tmp_path):
+    path = procfile(tmp_path, line("web", *program("graceful")), line("worker", *program("shutdown", "segv")))
+    done = probe("--procfile", path, *both_ready("web", "worker"))
+    assert done.returncode == 3, done.stderr
+    assert "pyinit probe: crashed: a program crashed on the signal" in done.stdout
+    assert "programs        %s: web, worker" % path in done.stdout
+    assert "program web     handled: exited with code 0" in done.stdout
+    assert "program worker  killed by SIGSEGV" in done.stdout and "[crashed]" in done.stdout
+    # Each program's output is passed through, named by pyinit's relay.
+    assert done.stdout.startswith(("web    | ready\n", "worker | ready\n"))
+
+
+def test_a_bad_procfile_gets_pyinits_one_line_and_125_and_nothing_runs(tmp_path):
+    marker = tmp_path / "started"
+    path = procfile(tmp_path, "web: touch %s; exec sleep 100" % marker, "web: sleep 200")
+    done = probe("--procfile", path)
+    assert (done.returncode, done.stdout) == (125, "")
+    assert done.stderr == (
+        "pyinit probe: %s:3: program 'web' is defined twice (first at %s:2)\n" % (path, path)
+    )
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--procfile", "/nonexistent/Procfile"],
+        ["-P", "web sleep 1"],
+        ["-P", "web: sleep 1", "--", "true"],
+        ["--ready-line-from", "web:x", "--", "true"],
+        ["-P", "web: sleep 1", "--ready-line-from", "db:x"],
+        ["-P", "web: sleep 1", "--ready-line-from", "web"],
+        ["-P", "web: sleep 1", "--ready-line-from", "web:("],
+        ["-P", "web: sleep 1", "--ready-line-from", "web:a", "--ready-line", "b"],
+    ],
+    ids=lambda args: " ".join(args),
+)
+def test_bad_programs_get_one_line_and_status_125(args):
+    done = probe(*args)
+    assert (done.returncode, done.stdout) == (125, "")
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("pyinit probe: ")
 
 
 # --- the probe itself -------------------------------------------------------------------------

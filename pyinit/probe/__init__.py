@@ -1,5 +1,5 @@
-"""`pyinit probe`: run a command under pyinit as it would run in a container, signal it the way
-`docker stop` does, and judge how it shuts down.
+"""`pyinit probe`: run a command (or a Procfile's programs) under pyinit as it would run in a
+container, signal it the way `docker stop` does, and judge how it shuts down.
 
     options.py   argv -> ProbeOptions
     launch.py    start pyinit (PID 1 of a new PID namespace, or a subreaper); kill it all
@@ -38,7 +38,8 @@ def main(argv: list[str], environ: dict[str, str]) -> int:
     from .options import PROG, parse_probe_args
 
     options = parse_probe_args(argv)
-    _check_command(options, environ)
+    if not options.several:  # programs run through /bin/sh -c: the shell says "not found"
+        _check_command(options, environ)
     # The probe is an ordinary program (main() dispatches here before any signal is blocked):
     # Ctrl-C, TERM and HUP end it, and it then kills what it started.
     for signo in (signal.SIGTERM, signal.SIGHUP):

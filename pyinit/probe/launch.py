@@ -57,9 +57,12 @@ def _probe_pidns() -> str | None:
     return None
 
 
-def pyinit_argv(pyinit_args: list[str], command: list[str], stderr_fd: int = 3) -> list[str]:
-    """The command line that runs this very pyinit package with pyinit_args on command."""
+def pyinit_argv(pyinit_args: list[str], command: list[str] | None, stderr_fd: int | None = 3) -> list[str]:
+    """The command line that runs this very pyinit package with pyinit_args on command (None:
+    the programs pyinit_args name, --procfile or -P, with no stderr descriptor to pass on)."""
     bootstrap = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
+    if command is None:
+        return [sys.executable, "-I", bootstrap, "-", *pyinit_args]
     return [sys.executable, "-I", bootstrap, str(stderr_fd), *pyinit_args, "--", *TRAMPOLINE, *command]
 
 
@@ -97,6 +100,17 @@ class Launched:
                 return None
             self._program = min(kids, key=lambda proc: (proc.starttime, proc.pid))
         return self._program.pid
+
+    def find_child(self, inner: int) -> int | None:
+        """The pid, as we see it, of pyinit's child whose pid inside the namespace (the pid
+        pyinit's events name) is inner; None until it exists."""
+        init = self.find_init()
+        if init is None:
+            return None
+        for proc in procfs.children(init):
+            if (procfs.inner_pid(proc.pid) if self.pid1 else proc.pid) == inner:
+                return proc.pid
+        return None
 
     def poll(self) -> int | None:
         """The exit status (shell style: 128+N when killed) once the started process ended."""
@@ -171,33 +185,58 @@ def _kill(proc: procfs.Proc) -> None:
 
 def spawn(
     pyinit_args: list[str],
-    command: list[str],
+    command: list[str] | None,
     *,
     env: dict[str, str],
     stdout_fd: int,
     log_fd: int,
-    stderr_fd: int,
+    stderr_fd: int | None,
     pid1: bool,
 ) -> Launched:
     """Start pyinit on command: the program's stdout and stderr go to stdout_fd and stderr_fd,
-    pyinit's own messages to log_fd.  Raises OSError if unshare or the interpreter cannot run.
+    pyinit's own messages to log_fd.  command None: pyinit_args name programs (--procfile, -P);
+    pyinit's relay then writes their stdout lines to stdout_fd and their stderr lines to log_fd
+    (pyinit's stderr), each prefixed by the program's name.  Raises OSError if unshare or the
+    interpreter cannot run.
     """
-    # A private copy, so the number is ours alone while Popen passes it (bootstrap.py moves it).
-    program_stderr = os.dup(stderr_fd)
-    try:
+    if command is None:
+        program_stderr = None
+        argv = pyinit_argv(pyinit_args, None)
+    else:
+        # A private copy, so the number is ours alone while Popen passes it (bootstrap.py moves it).
+        program_stderr = os.dup(stderr_fd if stderr_fd is not None else log_fd)
         argv = pyinit_argv(pyinit_args, command, program_stderr)
+    try:
         popen = subprocess.Popen(
             [*UNSHARE, *argv] if pid1 else argv,
             stdin=subprocess.DEVNULL,
             stdout=stdout_fd,
             stderr=log_fd,
-            pass_fds=(program_stderr,),
+            pass_fds=() if program_stderr is None else (program_stderr,),
             env=env,
             start_new_session=True,
         )
     finally:
-        os.close(program_stderr)
+        if program_stderr is not None:
+            os.close(program_stderr)
     return Launched(popen, pid1)
+
+
+class Relayed:
+    """Lines of several programs as pyinit's relay writes them, `NAME | text` with the names
+    padded to the longest (relay.py), split back into (name, text)."""
+
+    SEPARATOR = b" | "
+
+    def __init__(self, names: list[str]) -> None:
+        width = max(len(name) for name in names)
+        self.size = width + len(self.SEPARATOR)
+        self.prefixes = {name.ljust(width).encode() + self.SEPARATOR: name for name in names}
+
+    def split(self, line: bytes) -> tuple[str | None, bytes]:
+        """(the program's name, its text); (None, line) for a line that is no program's."""
+        name = self.prefixes.get(line[: self.size])
+        return (None, line) if name is None else (name, line[self.size :])
 
 
 def parse_event(line: bytes | str) -> dict | None:

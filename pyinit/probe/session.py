@@ -7,6 +7,11 @@ Two sources, one loop (single-threaded, `selectors` with a short tick):
 - samples of /proc below pyinit, which say who was there: process group, state (zombies),
   command line, and the pid inside the namespace (NSpid) that pyinit's events use.
 The result is an Observation: facts only.  verdict.py judges them.
+
+Several programs (a Procfile) are followed one by one: pyinit's `spawned` and `reaped` events
+name each (`program`), and its `first-ended` event says which one ended first and what pyinit
+stopped because of it.  Its output relay (a child of pyinit named `pyinit-relay`) is pyinit's
+own helper: never a program, never a leftover.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class Seen:
         "comm",
         "command",
         "ended_at",
+        "first_parent",
         "first_seen",
         "inner",
         "last_alive",
@@ -57,6 +63,7 @@ class Seen:
         self.starttime = proc.starttime
         self.pgid = proc.pgid
         self.ppid = proc.ppid
+        self.first_parent = proc.ppid  # who forked it, unless it was adopted before we looked
         self.inner = procfs.inner_pid(proc.pid)
         self.comm = proc.comm
         self.command = procfs.command(proc.pid)
@@ -73,6 +80,37 @@ class Seen:
         return (self.pid, self.starttime)
 
 
+class ProgramRun:
+    """One program as pyinit's events tell it (and the process the samples matched to it)."""
+
+    __slots__ = (
+        "alive_at_escalation",
+        "command",
+        "event",
+        "exit_at",
+        "inner",
+        "name",
+        "ready_at",
+        "seen",
+        "spawned_at",
+    )
+
+    def __init__(self, name: str | None, command: object) -> None:
+        self.name = name  # the Procfile's name; None for the one COMMAND
+        self.command = command  # the shell command (str), or the COMMAND (list)
+        self.inner: int | None = None  # its pid as pyinit sees it ("spawned")
+        self.spawned_at: float | None = None
+        self.seen: Seen | None = None  # the process the samples showed
+        self.event: dict | None = None  # pyinit's "reaped" event for it
+        self.exit_at: float | None = None
+        self.alive_at_escalation = False  # still running when pyinit escalated to SIGKILL
+        self.ready_at: float | None = None  # --ready-line-from: its line came
+
+    @property
+    def running(self) -> bool:
+        return self.spawned_at is not None and self.event is None
+
+
 class Observation:
     """The facts of one run, in the probe's clock (time.monotonic)."""
 
@@ -83,22 +121,55 @@ class Observation:
         self.outcome = "running"  # then: done, hung, not-ready, exited-early, failed
         self.error = ""  # why, when the outcome is "failed"
         self.init_pid: int | None = None
-        self.program: Seen | None = None
-        self.spawned_at: float | None = None
-        self.main_inner: int | None = None
+        if options.several:
+            self.programs = [ProgramRun(name, command) for name, command in options.programs]
+        else:
+            self.programs = [ProgramRun(None, list(options.command))]
+        self.first_ended: str | None = None  # several programs: pyinit's "first-ended" event...
+        self.first_ended_at: float | None = None  # ...and when it came
         self.ready_at: float | None = None
         self.signalled_at: float | None = None
-        self.main_event: dict | None = None  # pyinit's "reaped" event for the program
-        self.main_exit_at: float | None = None
         self.pyinit_exit_at: float | None = None
         self.status: int | None = None  # pyinit's exit status: what `docker wait` would say
-        self.stopped_others = 0  # pyinit's count of processes alive when the program exited
+        self.stopped_others = 0  # pyinit's count of processes alive when the programs ended
         self.killed_ignoring = 0  # leftovers pyinit SIGKILLed at once: they ignore the signal
         self.escalation: dict | None = None  # pyinit's "escalation" event, plus main_alive
         self.reaped_others: list[dict] = []  # pyinit's "reaped" events for other processes
         self.seen: dict[tuple[int, int], Seen] = {}
+        self.helpers: set[tuple[int, int]] = set()  # pyinit's own relay process
         self.alive_at_signal: set[tuple[int, int]] = set()
         self.survivors: list[str] = []  # commands still alive after the probe's own SIGKILL
+
+    def run_named(self, name: object) -> ProgramRun | None:
+        """The program an event names (the only one when pyinit runs a COMMAND)."""
+        if not self.options.several:
+            return self.programs[0]
+        for run in self.programs:
+            if run.name == name:
+                return run
+        return None
+
+    @property
+    def spawned_at(self) -> float | None:
+        """When the last program was started (None until every one was)."""
+        times = [run.spawned_at for run in self.programs]
+        return None if None in times else max(times)  # type: ignore[type-var]
+
+    @property
+    def any_ended(self) -> bool:
+        return any(run.event is not None for run in self.programs)
+
+    @property
+    def main_exit_at(self) -> float | None:
+        """When the last program ended, once none runs (pyinit then stops what is left)."""
+        ended = [run.exit_at for run in self.programs if run.exit_at is not None]
+        if not ended or any(run.running for run in self.programs):
+            return None
+        return max(ended)
+
+    @property
+    def program_keys(self) -> set[tuple[int, int]]:
+        return {run.seen.key for run in self.programs if run.seen is not None}
 
 
 class _Lines:
@@ -150,6 +221,8 @@ class Session:
         self.obs = Observation(options, "pid1" if pid1 else "subreaper")
         self.out_fd = 2 if options.json else 1  # where the program's stdout goes on
         self.ready_re = re.compile(options.ready_line) if options.ready_line is not None else None
+        self.ready_from = {name: re.compile(regex) for name, regex in options.ready_from.items()}
+        self.relayed = launch.Relayed(options.names) if options.several else None
         self.log_lines = _Lines()
         self.out_lines = _Lines()
         self.launched: launch.Launched | None = None
@@ -160,15 +233,17 @@ class Session:
     def run(self) -> Observation:
         """Run the probe to its end; raises OSError if pyinit could not be started at all."""
         log_r, log_w = os.pipe()
-        out_r, out_w = os.pipe() if self.ready_re is not None else (-1, -1)
+        reads_stdout = self.ready_re is not None or bool(self.ready_from)
+        out_r, out_w = os.pipe() if reads_stdout else (-1, -1)
+        options = self.options
         try:
             self.launched = launch.spawn(
-                pyinit_args(self.options, self.pid1),
-                self.options.command,
+                pyinit_args(options, self.pid1) + options.pyinit_programs(),
+                None if options.several else options.command,
                 env=self.environ,
                 stdout_fd=out_w if out_w >= 0 else self.out_fd,
                 log_fd=log_w,
-                stderr_fd=2,
+                stderr_fd=None if options.several else 2,
                 pid1=self.pid1,
             )
         finally:
@@ -218,7 +293,7 @@ class Session:
                     return
                 continue
             if obs.signalled_at is None:
-                if obs.main_event is not None:
+                if obs.any_ended:  # with several programs, pyinit now stops the others
                     obs.outcome = "exited-early"
                     deadline = now + self.options.timeout + HUNG_ALLOWANCE
                 elif self._ready(now):
@@ -245,7 +320,7 @@ class Session:
         elif options.ready_file is not None:
             ready = os.path.lexists(options.ready_file)
         else:
-            ready = False  # the line is spotted in _on_stdout
+            ready = False  # the lines are spotted in _on_stdout
         if ready:
             obs.ready_at = now
         return ready
@@ -274,7 +349,7 @@ class Session:
         if obs.outcome == "running":
             if obs.signalled_at is not None:
                 obs.outcome = "done"
-            elif obs.main_event is not None:
+            elif obs.any_ended:
                 obs.outcome = "exited-early"
             else:
                 obs.outcome = "failed"
@@ -320,32 +395,55 @@ class Session:
             return
         write_fd(self.out_fd, data)  # the program's output, passed through as it comes
         lines = self.out_lines.feed(data) if data else self.out_lines.flush()
-        if self.ready_re is None or self.obs.ready_at is not None:
+        if self.obs.ready_at is not None:
             return
+        now = time.monotonic()
         for line in lines:
-            if self.ready_re.search(line.decode("utf-8", "replace")):
-                self.obs.ready_at = time.monotonic()
-                return
+            name, text = self.relayed.split(line) if self.relayed is not None else (None, line)
+            if self.ready_re is not None:
+                if self.ready_re.search(text.decode("utf-8", "replace")):
+                    self.obs.ready_at = now
+                    return
+                continue
+            regex = self.ready_from.get(name) if name is not None else None
+            run = self.obs.run_named(name)
+            if regex is None or run is None or run.ready_at is not None:
+                continue
+            if regex.search(text.decode("utf-8", "replace")):
+                run.ready_at = now
+        if self.ready_from and all(
+            run.ready_at is not None for run in self.obs.programs if run.name in self.ready_from
+        ):
+            self.obs.ready_at = max(run.ready_at for run in self.obs.programs if run.ready_at is not None)
 
     def _on_event(self, event: dict) -> None:
         obs = self.obs
         name = event.get("event")
         ts = float(event.get("ts", time.monotonic()))
         if name == "spawned":
-            obs.spawned_at = ts
-            obs.main_inner = event.get("pid")
+            run = obs.run_named(event.get("program"))
+            if run is not None:
+                run.spawned_at = ts
+                run.inner = event.get("pid")
         elif name == "reaped":
-            if event.get("main"):
-                obs.main_event = event
-                obs.main_exit_at = ts
+            run = obs.run_named(event.get("program")) if event.get("main") else None
+            if run is not None:
+                run.event = event
+                run.exit_at = ts
             else:
-                obs.reaped_others.append(dict(event, after_main=obs.main_event is not None))
+                obs.reaped_others.append(dict(event, after_main=obs.main_exit_at is not None))
+        elif name == "first-ended":
+            obs.first_ended = event.get("program")
+            obs.first_ended_at = ts
         elif name == "stopping-others":
             obs.stopped_others += int(event.get("count", 0))
         elif name == "killed-ignoring":
             obs.killed_ignoring += int(event.get("count", 0))
         elif name == "escalation":
-            obs.escalation = dict(event, main_alive=obs.main_event is None)
+            alive = [run for run in obs.programs if run.running]
+            for run in alive:
+                run.alive_at_escalation = True
+            obs.escalation = dict(event, main_alive=bool(alive))
         elif name == "exit":
             obs.status = event.get("status")
             obs.pyinit_exit_at = ts
@@ -381,6 +479,8 @@ class Session:
             if proc.comm != seen.comm and not proc.zombie:  # it exec'd: a new command line
                 seen.comm = proc.comm
                 seen.command = procfs.command(proc.pid)
+            if self.relayed is not None and proc.ppid == obs.init_pid and proc.comm == "pyinit-relay":
+                obs.helpers.add(proc.key)
             if proc.zombie:
                 if seen.zombie_since is None:
                     seen.zombie_since = now
@@ -391,11 +491,12 @@ class Session:
         for key, seen in obs.seen.items():
             if key not in present and seen.ended_at is None:
                 seen.ended_at = now
-        if obs.program is None and obs.main_inner is not None:
-            for seen in obs.seen.values():
-                if seen.ppid == obs.init_pid and seen.inner == obs.main_inner:
-                    obs.program = seen
-                    break
+        for run in obs.programs:
+            if run.seen is None and run.inner is not None:
+                for seen in obs.seen.values():
+                    if seen.ppid == obs.init_pid and seen.inner == run.inner:
+                        run.seen = seen
+                        break
 
 
 def observe(options: ProbeOptions, environ: dict[str, str], pid1: bool) -> Observation:
