@@ -168,6 +168,21 @@ def load(path: str) -> tuple[Program, ...]:
     return parse_text(data.decode("utf-8", "surrogateescape"), path)
 
 
+def combine(path: str | None, values: list[str], label: str = "-P") -> tuple[Program, ...]:
+    """The programs of a Procfile (if a path is given), then those given one per option value,
+    with no name twice across both."""
+    programs = load(path) if path is not None else ()
+    extra = parse_option(values, label) if values else ()
+    first = {program.name for program in programs}
+    for number, program in enumerate(extra, 1):
+        if program.name in first:
+            raise ProcfileError(
+                "%s #%d" % (label, number),
+                "program '%s' is defined twice (also in %s)" % (program.name, path),
+            )
+    return programs + extra
+
+
 def parse_option(values: Iterable[str], label: str = "-P") -> tuple[Program, ...]:
     """Programs given one per option value (`-P 'web: gunicorn app'`); messages say `LABEL #N: ...`.
 

@@ -64,7 +64,7 @@ def _children_remain() -> bool:
 class _Program:
     """A started program, as the loop knows it."""
 
-    __slots__ = ("dest", "name", "pgid", "pid", "stopped")
+    __slots__ = ("dest", "name", "pgid", "pid", "stopped", "stopping")
 
     def __init__(self, pid: int, pgid: int, dest: int, name: str | None) -> None:
         self.pid = pid
@@ -72,6 +72,7 @@ class _Program:
         self.dest = dest  # where forwarded signals go: -pgid (its group) or pid
         self.name = name  # a Procfile's name; None for the one program of a command line
         self.stopped = False  # as the last reaped state change said
+        self.stopping = False  # a stop signal was sent to it (a second would hurry it)
 
 
 class Supervisor:
@@ -322,6 +323,7 @@ class Supervisor:
         if self.debug:
             self.log.debug("forwarded", "forwarded %(signal)s to %(target)d", signo=signo, target=dest)
         if signo in self.stop_signals:
+            program.stopping = True
             if dest < 0 and -dest not in self.group_stops:
                 self.group_stops[-dest] = (signo, time.clock_gettime(time.CLOCK_BOOTTIME))
             if program.stopped:
@@ -447,7 +449,8 @@ class Supervisor:
         )
         if target:
             for program in list(self.programs.values()):
-                self._send_to(program, target)
+                if not program.stopping:  # one stop, one signal: docker stop may have sent it
+                    self._send_to(program, target)
         self._start_grace()
 
     def _log_reaped(self, pid: int, status: int, program: _Program | None) -> None:

@@ -199,3 +199,25 @@ def test_a_stop_stops_every_program_and_exits_with_the_first_ones_status(start_i
     assert first and first[0]["level"] == "info"  # asked for: not a warning
     reaped = {e["program"]: e["code"] for e in events(init) if e["event"] == "reaped" and e.get("main")}
     assert code == reaped[first[0]["program"]]
+
+
+@pytest.mark.timeout(60)
+def test_a_stop_gives_each_program_one_sigterm_even_when_one_ends_first(start_init, tmp_path):
+    # After docker stop, the first program to end makes pyinit stop the others: those got the
+    # stop signal already and must not get a second one (Python exits on a second SIGTERM
+    # during its shutdown, with 143 instead of its own status).
+    shutdown = "exec %s -I %s exit\n" % (PY, PROGRAMS / "shutdown.py")
+    init = start_init(
+        ["--log-format", "json", "--procfile", procfile(tmp_path, "a: " + shutdown + "b: " + shutdown)]
+    )
+    wait_until(
+        lambda: lines_of(init, "a") == ["ready"] and lines_of(init, "b") == ["ready"], message="both ready"
+    )
+    init.send(signal.SIGTERM)
+    assert init.wait() == 0
+    forwarded = [
+        e["target"] for e in events(init) if e["event"] == "forwarded" and e["signo"] == signal.SIGTERM
+    ]
+    assert len(forwarded) == 2 and len(set(forwarded)) == 2  # once to each program's group
+    reaped = {e["program"]: e["code"] for e in events(init) if e["event"] == "reaped" and e.get("main")}
+    assert reaped == {"a": 0, "b": 0}

@@ -253,18 +253,9 @@ class _Builder:
         from .. import procfile
 
         try:
-            programs = procfile.load(self.procfile) if self.procfile is not None else ()
-            extra = procfile.parse_option(self.program_lines) if self.program_lines else ()
-            seen = {program.name for program in programs}
-            for number, program in enumerate(extra, 1):
-                if program.name in seen:
-                    raise procfile.ProcfileError(
-                        "-P #%d" % number,
-                        "program '%s' is defined twice (also in %s)" % (program.name, self.procfile),
-                    )
+            return procfile.combine(self.procfile, self.program_lines)
         except procfile.ProcfileError as exc:
             raise ValueError(str(exc)) from None
-        return programs + extra
 
     def config(self, command: list[str], **extra: object) -> Config:
         fields = dict(self.fields, **extra)

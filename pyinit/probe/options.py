@@ -271,17 +271,9 @@ def _programs(path: str | None, lines: list[str]) -> tuple:
     from .. import procfile
 
     try:
-        programs = procfile.load(path) if path is not None else ()
-        extra = procfile.parse_option(lines) if lines else ()
-        first = {program.name for program in programs}
-        for number, program in enumerate(extra, 1):
-            if program.name in first:
-                raise procfile.ProcfileError(
-                    "-P #%d" % number, "program '%s' is defined twice (also in %s)" % (program.name, path)
-                )
+        return procfile.combine(path, lines)
     except procfile.ProcfileError as exc:
         raise Exit(EXIT_PYINIT_FAILED, "%s: %s\n" % (PROG, one_line(str(exc)))) from None
-    return programs + extra
 
 
 def _ready_from(text: str) -> tuple[str, str]:
