@@ -1,16 +1,23 @@
 """pyinit under dumb-init's command line: same flags, environment, texts, exit codes, and the
-setsid-mode behaviour (session, group signals, job-control stops, SIGTERM to the group at exit)."""
+setsid-mode behaviour (session, group signals, job-control stops, SIGTERM to the group at exit).
+
+A signal that must not arrive is shown absent by a marker numbered above it (the lowest-numbered
+pending signal is delivered first), sent once whatever pyinit sent is pending: pyinit is back in
+its wait, or has exited.
+"""
 
 import os
 import re
+import shlex
 import signal
 import subprocess
-import time
+import sys
 
 import psutil
 import pytest
 
-from support import BASE_ENV, PYINIT, proc_state, program, run, wait_until
+from support import BASE_ENV, PYINIT, proc_state, program, run, signal_mask, wait_until
+from sync import assert_idle, pending, wait_in_sigwait
 from ttys import Terminal
 
 DI = ["--compat", "dumb-init"]
@@ -24,6 +31,20 @@ REWRITE_HELP = (
 
 def di(args, **kwargs):
     return run(DI + args, **kwargs)
+
+
+def recorded(path) -> list[str]:
+    """A recorder's lines so far: "<role> <signo>"."""
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def send_marker(pid: int, record, role: str = "program") -> int:
+    """Send pid a real-time signal, above every standard one, and wait until it is recorded."""
+    marker = signal.SIGRTMIN + 1
+    os.kill(pid, marker)
+    line = "%s %d" % (role, marker)
+    wait_until(lambda: line in recorded(record), message="the marker %r" % line)
+    return marker
 
 
 def kill_recorders(output: str) -> None:
@@ -143,21 +164,38 @@ def test_c_forwards_to_the_child_alone_and_default_to_its_whole_group(start_init
     record = tmp_path / "signals"
     init = start_init(DI + (["-c"] if single else []) + program("recorder", str(record), "--grandchild"))
     init.wait_for_output("ready")
+    program_pid = init.program_pid
+    (grandchild,) = [p.pid for p in init.descendants() if p.pid != program_pid]
     init.send(signal.SIGUSR1)
-    wait_until(lambda: record.exists() and "program %d" % signal.SIGUSR1 in record.read_text())
-    time.sleep(0.3)  # time enough for the grandchild's copy, if it was sent one
-    got_it = "grandchild %d" % signal.SIGUSR1 in record.read_text()
-    assert got_it is not single
+    wait_until(lambda: "program %d" % signal.SIGUSR1 in recorded(record), message="SIGUSR1 forwarded")
+    # Back in its wait, pyinit's kill() has returned: a copy sent to the grandchild is pending
+    # there, and is delivered before the marker.
+    wait_in_sigwait(init.init_pid)
+    marker = send_marker(grandchild, record, "grandchild")
+    got = [int(line.split()[1]) for line in recorded(record) if line.startswith("grandchild")]
+    assert got == ([] if single else [signal.SIGUSR1]) + [marker]
 
 
 @pytest.mark.timeout(60)
 def test_exit_sends_the_rewritten_sigterm_to_the_remaining_group(start_init, tmp_path):
     record = tmp_path / "signals"
-    recorder = " ".join(program("recorder", str(record)))
-    init = start_init(DI + ["-r", "15:10", "sh", "-c", "%s & sleep 1" % recorder], pid1=False)
+    fifo = tmp_path / "ready"
+    os.mkfifo(fifo)
+    # The shell exits once the recorder has its handlers: it reads the recorder's "ready" line.
+    recorder = shlex.join(program("recorder", str(record)))
+    script = '%s > %s & read -r line < %s; echo "$line"' % (
+        recorder,
+        shlex.quote(str(fifo)),
+        shlex.quote(str(fifo)),
+    )
+    init = start_init(DI + ["-r", "15:10", "sh", "-c", script], pid1=False)
     try:
         assert init.wait() == 0
-        wait_until(lambda: record.exists() and "program 10" in record.read_text())
+        init.wait_for_output("ready")
+        recorder_pid = int(init.stdout.split()[1])
+        # pyinit has exited: whatever it sent the group is pending, and comes before the marker.
+        marker = send_marker(recorder_pid, record)
+        assert recorded(record) == ["program %d" % signal.SIGUSR1, "program %d" % marker]
     finally:
         kill_recorders(init.stdout)  # dumb-init leaves it, alive after its SIGUSR1
 
@@ -169,12 +207,19 @@ def test_tstp_stops_the_group_and_pyinit_and_cont_resumes_both(start_init, tmp_p
     init.wait_for_output("ready")
     program_pid = init.program_pid
     init.send(signal.SIGTSTP)
+    # The recorder catches SIGTSTP: it stops only because SIGTSTP was rewritten to SIGSTOP.
     wait_until(lambda: proc_state(program_pid) == "T" and proc_state(init.init_pid) == "T")
-    assert not record.exists() or "program 20" not in record.read_text()  # rewritten to SIGSTOP
     init.send(signal.SIGCONT)
     wait_until(
-        lambda: proc_state(init.init_pid) != "T" and record.exists() and "program 18" in record.read_text()
+        lambda: proc_state(init.init_pid) != "T" and "program %d" % signal.SIGCONT in recorded(record),
+        message="pyinit to go on and forward SIGCONT",
     )
+    # pyinit is back in its wait: what it forwarded is pending, and comes before the marker.
+    # Nothing but SIGCONT was handled: no SIGTSTP before the stop (a SIGTSTP pending during it,
+    # the kernel discards when SIGCONT comes).
+    wait_in_sigwait(init.init_pid)
+    marker = send_marker(program_pid, record)
+    assert recorded(record) == ["program %d" % signal.SIGCONT, "program %d" % marker]
 
 
 @pytest.mark.timeout(60)
@@ -184,7 +229,9 @@ def test_terminal_hand_off_sighup_and_sigcont_never_reach_the_program(tmp_path):
     term = Terminal(PYINIT + DI + ["-v", "sleep", "20"], BASE_ENV)
     try:
         assert term.read_until(b"Child spawned"), term.output
-        term.read_until(b"\x00never\x00", timeout=0.5)
+        # In its loop with no timeout, pyinit has nothing pending: the hand-off signals are
+        # taken already, and the SIGHUP sent now is a real one.
+        assert_idle(term.pid)
         os.kill(term.pid, signal.SIGHUP)
         assert term.read_until(b"Goodbye"), term.output
         text = term.output.decode(errors="replace")
@@ -195,22 +242,36 @@ def test_terminal_hand_off_sighup_and_sigcont_never_reach_the_program(tmp_path):
         term.close()
 
 
+# Starts a command with SIGHUP and SIGCONT blocked.
+BLOCK_HUP_AND_CONT = (
+    "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP, signal.SIGCONT}); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
 @pytest.mark.timeout(60)
 def test_pyinit_setsid_hand_off_signals_never_reach_the_program(tmp_path):
-    # The same hand-off under pyinit's own --setsid: the program records every signal it gets.
-    # (The kernel sends both in pyinit's own name, during pyinit's ioctl: besides the explicit
-    # drain, pyinit's rule of never acting on a signal it raised itself would stop them too.)
-    record = tmp_path / "signals"
-    term = Terminal(PYINIT + ["--setsid", *program("recorder", str(record))], BASE_ENV)
+    # The same hand-off under pyinit's own --setsid, on its hot path (no debug log).  pyinit hands
+    # the mask it was started with on to the program: with SIGHUP and SIGCONT blocked there, one
+    # forwarded to it stays pending, in /proc, even if it came before the program was ready.
+    hand_off = signal_mask(signal.SIGHUP, signal.SIGCONT)
+    command = [sys.executable, "-c", BLOCK_HUP_AND_CONT, *PYINIT, "--setsid", "sleep", "20"]
+    term = Terminal(command, BASE_ENV)
+    sleeper = None
     try:
-        assert term.read_until(b"ready"), term.output
-        os.kill(term.pid, signal.SIGUSR1)  # a real signal, after the hand-off: forwarded
-        wait_until(lambda: "program %d" % signal.SIGUSR1 in record.read_text(), message="SIGUSR1")
-        got = {int(line.split()[1]) for line in record.read_text().splitlines()}
-        assert signal.SIGHUP not in got and signal.SIGCONT not in got, got
+        sleeper = wait_until(
+            lambda: next((p for p in psutil.Process(term.pid).children() if p.name() == "sleep"), None),
+            message="the program to start",
+        )
+        # In its loop with no timeout, pyinit has nothing left pending: it passed on all it will.
+        assert_idle(term.pid)
+        assert pending(sleeper.pid) & hand_off == 0
+        os.kill(term.pid, signal.SIGHUP)  # a real one, after the hand-off: forwarded, seen pending
+        wait_until(lambda: pending(sleeper.pid) & hand_off == signal_mask(signal.SIGHUP), message="SIGHUP")
     finally:
-        term.close()  # kills pyinit's session; the recorder has a session of its own
-        kill_recorders(term.output.decode(errors="replace"))
+        term.close()
+        if sleeper is not None:
+            sleeper.kill()  # in a session of its own, out of the terminal's reach
 
 
 @pytest.mark.timeout(60)

@@ -24,6 +24,7 @@ from support import (
     run,
     wait_until,
 )
+from sync import Gone, all_events, assert_idle, event, sigwait_timeout
 
 # --- storms -------------------------------------------------------------------------------------
 
@@ -187,9 +188,14 @@ def test_fifty_errors_in_a_row_fall_back_to_plain_reaping_and_still_return_the_s
 
 @pytest.mark.timeout(60)
 def test_a_program_that_kills_everything_it_can_leaves_pyinit_standing(start_init):
-    # kill -9 -1 from inside the namespace reaches every process but PID 1 and the caller.
-    init = start_init(["sh", "-c", "sleep 100 & sleep 100 & sleep 0.2; kill -9 -1; exit 7"])
+    # kill -9 -1 from inside the namespace reaches every process but PID 1 and the caller: here
+    # two orphans, pyinit's children once their subshells have exited, so pyinit reaps them
+    # (children of the shell, the shell might reap them itself).
+    script = "(sleep 100 &); (sleep 100 &); kill -9 -1; exit 7"
+    init = start_init(["--log-format", "json", "sh", "-c", script])
     assert init.wait() == 7
+    killed = all_events(init, "reaped", main=False)
+    assert [e.get("signal") for e in killed] == [signal.SIGKILL] * 2, killed
 
 
 # --- faults -------------------------------------------------------------------------------------
@@ -199,13 +205,15 @@ def test_a_program_that_kills_everything_it_can_leaves_pyinit_standing(start_ini
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_a_broken_stderr_pipe_costs_nothing_and_loses_no_status(fmt):
     proc = subprocess.Popen(
-        PYINIT + ["-vvv", "--log-format", fmt, "sh", "-c", "sleep 2; exit 5"],
+        PYINIT + ["-vvv", "--log-format", fmt, "sh", "-c", "read -r line; exit 5"],
         env=BASE_ENV,
+        stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
     )
     proc.stderr.read(1)
     proc.stderr.close()  # the reader goes away: every later log line meets EPIPE and SIGPIPE
+    proc.stdin.close()  # only now does the program exit: its lines are among those
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     assert proc.returncode == 5
@@ -265,20 +273,14 @@ def test_pyinit_holds_no_descriptor_of_its_own_while_it_supervises(start_init, a
     # Both load ctypes for prctl.  A libffi with static trampolines (Debian sid's, Fedora's) then
     # keeps a descriptor on its own file for good, from Python 3.14 on: pyinit closes it.
     init = start_init([*args, "sleep", "100"], pid1=False)
-    program_pid = init.program_pid
-    wait_until(lambda: psutil.Process(program_pid).name() == "sleep", message="the exec of sleep")
-
-    def held():
-        return {
-            fd: os.readlink("/proc/%d/fd/%s" % (init.init_pid, fd))
-            for fd in os.listdir("/proc/%d/fd" % init.init_pid)
-        }
-
-    try:  # the exec-status pipe closes once pyinit has read its end
-        wait_until(lambda: set(held()) == {"0", "1", "2"})
-    except AssertionError:
-        pass
-    assert set(held()) == {"0", "1", "2"}, held()
+    # In its loop, idle: start-up is over (the exec-status pipe read and closed), and nothing
+    # but a signal would make pyinit do anything more.
+    assert_idle(init.init_pid)
+    held = {
+        fd: os.readlink("/proc/%d/fd/%s" % (init.init_pid, fd))
+        for fd in os.listdir("/proc/%d/fd" % init.init_pid)
+    }
+    assert set(held) == {"0", "1", "2"}, held
 
 
 @pytest.mark.timeout(60)
@@ -319,8 +321,6 @@ def test_sigterm_arriving_at_any_phase_of_start_up_ends_the_program():
     # before its mask is set (as PID 1 the kernel drops those), before the fork, before the
     # exec, in the loop.  Whatever the phase, the program ends and the status is right.
     needs_pidns()
-    import psutil
-
     for attempt in range(10):
         proc = subprocess.Popen(UNSHARE + PYINIT + ["sleep", "100"], env=BASE_ENV, start_new_session=True)
         try:
@@ -358,19 +358,50 @@ def test_signals_while_an_exec_failure_is_reported_change_nothing():
     assert proc.returncode == 127 and len(err.splitlines()) == 1, err
 
 
+def _term_handled_or_escalated(init, sent: int) -> bool:
+    """pyinit logged the sent-th SIGTERM and is back in its wait -- or it escalated already."""
+    if event(init, "escalation") is not None:
+        return True
+    if len(all_events(init, "signal", signo=signal.SIGTERM)) < sent:
+        return False
+    try:
+        return sigwait_timeout(init.init_pid) is not None
+    except Gone:
+        return True
+
+
 @pytest.mark.timeout(60)
 def test_more_stop_signals_during_the_grace_period_do_not_restart_it(start_init):
-    init = start_init(["--grace", "2", "--log-format", "json", *program("stubborn")])
+    grace = 2
+    init = start_init(["--grace", str(grace), "--log-format", "json", *program("stubborn")])
     init.wait_for_output("ready")
-    for _ in range(15):
-        init.send(signal.SIGTERM)
-        time.sleep(0.1)
+    # SIGTERM after SIGTERM, each once pyinit has taken the one before and waits again, until it
+    # escalates -- or, should they push the deadline back, until well past the first deadline
+    # (pyinit's clock, CLOCK_MONOTONIC, is the test's too).
+    sent = 0
+    while event(init, "escalation") is None:
+        first = event(init, "grace")
+        if first is not None and time.monotonic() > first["deadline"] + 2 * grace:
+            break
+        try:
+            init.send(signal.SIGTERM)
+        except ProcessLookupError:  # it escalated and exited meanwhile
+            break
+        sent += 1
+        wait_until(lambda n=sent: _term_handled_or_escalated(init, n), message="SIGTERM %d taken" % sent)
     assert init.wait() == 128 + signal.SIGKILL
-    log = [json.loads(line) for line in init.stderr.splitlines()]
-    graces = [e for e in log if e["event"] == "grace"]
-    escalation = next(e for e in log if e["event"] == "escalation")
-    assert len(graces) == 1 and escalation["overdue"] < 0.1
-    assert escalation["ts"] - graces[0]["ts"] < 2.5  # not pushed back by the later TERMs
+    graces = all_events(init, "grace")
+    escalation = event(init, "escalation")
+    terms = [e["ts"] for e in all_events(init, "signal", signo=signal.SIGTERM) if e["ts"] < escalation["ts"]]
+    start, deadline = graces[0]["ts"], graces[0]["deadline"]
+    assert len(graces) == 1, graces
+    assert escalation["ts"] >= deadline, (graces, escalation)  # never early
+    assert [ts for ts in terms if start < ts < deadline], terms  # TERMs came during the period
+    # Once the first deadline has passed, pyinit escalates in the wait that follows: at most the
+    # TERM it was taking then comes first (two, should the test's next one overtake that
+    # zero-timeout wait) -- not the dozens a deadline pushed back would let in.
+    late = [ts for ts in terms if ts >= deadline]
+    assert len(late) <= 2, (deadline, late, escalation)
 
 
 # --- what pyinit passes on, and what it never touches -------------------------------------------
@@ -420,14 +451,30 @@ def test_pyinit_never_signals_a_process_outside_its_tree(tmp_path):
     # pyinit forwards, shuts down leftovers and escalates; the bystander must hear nothing.
     record = tmp_path / "bystander"
     daemon = tmp_path / "daemon"
-    bystander = " ".join(program("recorder", str(record)))
-    init = " ".join(PYINIT + ["--grace", "1", *program("leaver", str(daemon), "0", "--ignore-term")])
-    script = "%s & sleep 1; %s; echo pyinit=$?; kill -USR1 $!; sleep 1; kill -KILL $!" % (bystander, init)
-    result = subprocess.run(
-        ["sh", "-c", script], env=BASE_ENV, capture_output=True, text=True, timeout=60, start_new_session=True
+    bystander = subprocess.Popen(
+        program("recorder", str(record)), stdout=subprocess.PIPE, text=True, preexec_fn=os.setpgrp
     )
-    assert "pyinit=0" in result.stdout
-    assert record.read_text().split() == ["program", str(int(signal.SIGUSR1))]  # only ours
+    try:
+        assert bystander.stdout.readline().startswith("ready")  # its handlers are in place
+        result = subprocess.run(
+            PYINIT + ["--grace", "1", *program("leaver", str(daemon), "0", "--ignore-term")],
+            env=BASE_ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=lambda: os.setpgid(0, bystander.pid),  # in the bystander's group
+        )
+        assert result.returncode == 0, result.stderr
+        assert "sent SIGKILL to 1 process(es) that ignore SIGTERM" in result.stderr  # the daemon
+        # pyinit has exited: whatever it sent the bystander is pending there, and is delivered
+        # before this marker, numbered above every standard signal.
+        marker = signal.SIGRTMIN + 1
+        bystander.send_signal(marker)
+        wait_until(lambda: "program %d\n" % marker in record.read_text(), message="the marker")
+        assert record.read_text().split() == ["program", str(marker)]  # only ours
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 def test_a_stale_process_identity_is_never_signalled():
