@@ -173,6 +173,12 @@ class DumbInit(Personality):
     name = "dumb-init"
     failure = 1
 
+    def __init__(self) -> None:
+        # dumb-init exits in the very step that reaps its child: after that line it says only
+        # its exit signal's forward and goodbye.  pyinit still reaps what died meanwhile before
+        # it exits (Supervisor._finish); those reaps go unsaid here, as dumb-init never makes them.
+        self.program_reaped = False
+
     def parse(self, prog: str, argv: list[str], environ: dict[str, str]) -> Config:
         return parse(prog, argv, environ)
 
@@ -184,6 +190,11 @@ class DumbInit(Personality):
             return 2, format_text(template, fields) + "\n"
         if log.verbosity < DEBUG:
             return None
+        if event == "reaped":
+            if fields.get("main"):
+                self.program_reaped = True
+            elif self.program_reaped:
+                return None
         text = _text(event, fields)
         return None if text is None else (2, "[dumb-init] " + text + "\n")
 
