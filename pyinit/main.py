@@ -71,7 +71,10 @@ def run(argv: list[str], environ: dict[str, str] | os._Environ[str], inherited_m
     from . import personalities
 
     personality, prog, rest = personalities.select(argv)
-    _name_process(personality.name)
+    # A drop-in keeps the name it was called by (tini-static, docker-init: what the real binary
+    # would show), but for the pyinit- console scripts; pyinit is pyinit.
+    names = personalities.PROGRAM_NAMES.get(personality.name, ())
+    _name_process(prog if prog in names and not prog.startswith("pyinit-") else personality.name)
     config = personality.parse(prog, rest, dict(environ))
     log = Log(config.verbosity, config.log_format, personality.render)
     from . import startup

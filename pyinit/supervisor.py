@@ -247,15 +247,23 @@ class Supervisor:
                 self._reap()
             return
         # sigwaitinfo hands out the lowest-numbered pending signal first: a storm of HUP, INT,
-        # TERM ... must not starve SIGCHLD (17), or zombies would pile up until it ends.  Taken
-        # first, it also tells whether the program is still there, and stopped, before the
-        # signal goes to it.
-        if self.reap_after is None and signal.SIGCHLD in signal.sigpending():
+        # TERM ... must not starve SIGCHLD (17), or zombies would pile up until it ends.
+        reap = self.reap_after is None and signal.SIGCHLD in signal.sigpending()
+        if reap:
             signal.sigtimedwait((signal.SIGCHLD,), 0)
-            self._reap()
-            if self.result is not None:
-                return
+            if signo in self.stop_signals and self.config.grace is not None:
+                # Taken first for a stop signal: whether the program is stopped (it then gets
+                # SIGCONT too) or gone (what is left gets the stop as leftovers) decides where
+                # the signal goes and whether a grace period starts.
+                self._reap()
+                if self.result is not None:
+                    return
+                reap = False
+        # Otherwise forwarded first, as tini and dumb-init do: what is left of the program's
+        # group gets it even when the program has just died.
         self._forward(signo)
+        if reap and self.result is None:
+            self._reap()
 
     # --- forwarding ---------------------------------------------------------------------------
 

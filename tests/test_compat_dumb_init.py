@@ -290,3 +290,34 @@ def test_bash_in_its_own_session_has_job_control(flavor):
         assert "m" in text.split("flags=")[-1].split()[0]
     finally:
         term.close()
+
+
+@pytest.mark.timeout(60)
+def test_verbose_reports_no_reap_after_the_programs_own(start_init, tmp_path):
+    """dumb-init exits in the step that reaps its child: a zombie that died beside the program
+    is reaped by pyinit before it exits, but never reported after the program's line."""
+    go = tmp_path / "go"
+    os.mkfifo(go)
+    # The program leaves an orphan that exits at once, then exits 3 itself: while pyinit is
+    # stopped both become its zombies (it is a subreaper), and one SIGCHLD reaps both.
+    init = start_init(DI + ["-v", "sh", "-c", "read x < %s; (true &); exit 3" % go], pid1=False)
+    wait_until(lambda: "Child spawned with PID" in init.stderr, message="the program to start")
+    program_pid = init.program_pid  # while pyinit runs: its only child
+    os.kill(init.init_pid, signal.SIGSTOP)
+    try:
+        go.write_text("go\n")
+
+        def both_zombies():
+            kids = psutil.Process(init.init_pid).children()
+            return len(kids) == 2 and all(kid.status() == psutil.STATUS_ZOMBIE for kid in kids)
+
+        wait_until(both_zombies, message="the program and the orphan to be pyinit's zombies")
+    finally:
+        os.kill(init.init_pid, signal.SIGCONT)
+    assert init.wait() == 3
+    assert init.stderr.splitlines()[-3:] == [
+        "[dumb-init] A child with PID %d exited with exit status 3." % program_pid,
+        "[dumb-init] Forwarded signal 15 to children.",
+        "[dumb-init] Child exited with status 3. Goodbye.",
+    ], init.stderr
+    assert "exit status 0" not in init.stderr  # the orphan: reaped, not reported
