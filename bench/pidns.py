@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from pyinit import procfs
-from pyinit.probe.launch import UNSHARE as _UNSHARE
-from pyinit.probe.launch import pidns_unavailable
+from pyinit.harness import UNSHARE as _UNSHARE
+from pyinit.harness import pidns_unavailable
 
 # --kill-child: should the harness die, unshare's child (the init, PID 1) is SIGKILLed and the
 # whole namespace with it; nothing is left running on a shared machine.

@@ -14,7 +14,8 @@ checks it, and that there is no import cycle):
     bottom       config, errors, log, signals, options, cparse, procfs, procfile, linux
 
 The loop never imports parsing or start-up; the probe and the pytest plugin (probe/,
-pytest_plugin) drive pyinit from outside, as a process, and use the bottom layer only.
+pytest_plugin) drive pyinit from outside, as a process, through harness (start it, wait with a
+deadline, take it down), and use the bottom layer only.
 """
 
 __version__ = "0.1.0"

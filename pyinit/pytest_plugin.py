@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from .probe.launch import Launched
+    from .harness import Launched
 
 NO_PIDNS_ENV = "PYINIT_PLUGIN_NO_PIDNS"
 MARKER = "pyinit_pid1"
@@ -56,7 +55,7 @@ def pidns_unavailable() -> str | None:
     """None when pyinit_run can start pyinit as PID 1 of a new PID namespace, else why not."""
     if os.environ.get(NO_PIDNS_ENV, "").strip().lower() not in ("", "0", "false", "no", "off"):
         return "PID namespaces disabled by %s=%s" % (NO_PIDNS_ENV, os.environ[NO_PIDNS_ENV])
-    from .probe.launch import pidns_unavailable as reason
+    from .harness import pidns_unavailable as reason
 
     return reason()
 
@@ -225,7 +224,7 @@ class PyinitProcess:
         text = self.stdout if stream == "stdout" else self.stderr
         if self._names is None:
             return text.splitlines()
-        from .probe.launch import Relayed
+        from .harness import Relayed
 
         relayed = Relayed(self._names)
         found = []
@@ -242,7 +241,7 @@ class PyinitProcess:
 
     def _log(self) -> list[tuple[str, dict | None]]:
         """pyinit's stderr, line by line: (line, its event, or None for any other line)."""
-        from .probe.launch import parse_event
+        from .harness import parse_event
 
         return [
             (line, parse_event(line))
@@ -307,23 +306,27 @@ class PyinitProcess:
     # --- helpers ------------------------------------------------------------------------------
 
     def _until(self, condition, what: str, timeout: float = DEFAULT_TIMEOUT, stop_at_exit: bool = False):
-        deadline = time.monotonic() + timeout
-        while True:
+        from .harness import poll_until
+
+        exited: list[bool] = []
+
+        def check():
             value = condition()
-            if value:
+            if value or not (stop_at_exit and self.returncode is not None):
                 return value
-            if stop_at_exit and self.returncode is not None:
-                value = condition()  # the last output may have come with the exit
-                if value:
-                    return value
-                raise AssertionError(
-                    "pyinit exited (status %s) before %s%s" % (self.returncode, what, self._context())
-                )
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    "timed out after %gs waiting for %s%s" % (timeout, what, self._context())
-                )
-            time.sleep(_POLL)
+            value = condition()  # the last output may have come with the exit
+            if not value:
+                exited.append(True)  # stop waiting: it will never come
+            return value or True
+
+        value = poll_until(check, timeout, _POLL)
+        if exited:
+            raise AssertionError(
+                "pyinit exited (status %s) before %s%s" % (self.returncode, what, self._context())
+            )
+        if value is None:
+            raise AssertionError("timed out after %gs waiting for %s%s" % (timeout, what, self._context()))
+        return value
 
     def _context(self) -> str:
         def tail(text: str) -> str:
@@ -366,7 +369,7 @@ def _start(
     env: dict[str, str] | None,
     pid1: bool,
 ) -> PyinitProcess:
-    from .probe import launch
+    from . import harness as launch
 
     directory.mkdir(parents=True, exist_ok=True)
     files = {name: directory / ("%s.txt" % name) for name in ("stdout", "stderr", "events")}

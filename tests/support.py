@@ -12,11 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
+
+from pyinit import harness
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -31,7 +32,7 @@ BASE_ENV.pop("PYTHONWARNINGS", None)
 # the tests would test the host's unshare.  `env --default-signal` (coreutils >= 8.31) sets every
 # signal back to its default and execs pyinit: same pid, no shell, no second interpreter.
 CLEAN_SIGNALS = ["env", "--default-signal"]
-UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", *CLEAN_SIGNALS]
+UNSHARE = [*harness.UNSHARE, *CLEAN_SIGNALS]
 
 
 def program(name: str, *args: str) -> list[str]:
@@ -67,20 +68,16 @@ def write_launcher(path: Path, env: dict, **kwargs) -> Path:
 
 @functools.cache
 def can_unshare() -> str | None:
-    """None if we may create PID namespaces, else the reason why not."""
-    if os.geteuid() != 0:
-        return "needs root to create PID namespaces (unshare --pid)"
+    """None if we may create PID namespaces (the harness's check), and start pyinit there with
+    clean dispositions; else the reason why not."""
+    reason = harness.pidns_unavailable()
+    if reason:
+        return reason
     try:
         if subprocess.run(CLEAN_SIGNALS + ["true"], capture_output=True, timeout=30).returncode != 0:
             return "needs env --default-signal (GNU coreutils >= 8.31) to start pyinit under unshare"
     except (OSError, subprocess.TimeoutExpired) as exc:
         return "env unavailable: %s" % exc
-    try:
-        result = subprocess.run(UNSHARE + ["true"], capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return "unshare unavailable: %s" % exc
-    if result.returncode != 0:
-        return "unshare --pid --fork --mount-proc failed: %s" % result.stderr.decode().strip()
     return None
 
 
@@ -92,14 +89,10 @@ def needs_pidns() -> None:
 
 def wait_until(condition, timeout: float = 30.0, interval: float = 0.02, message: str = ""):
     """Poll condition() until it returns something truthy; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %gs waiting for %s" % (timeout, message or condition))
-        time.sleep(interval)
+    value = harness.poll_until(condition, timeout, interval)
+    if value is None:
+        raise AssertionError("timed out after %gs waiting for %s" % (timeout, message or condition))
+    return value
 
 
 def run(

@@ -33,7 +33,7 @@ LAYERS = {
 RANK = {name: rank for rank, names in enumerate(LAYERS.values()) for name in names}
 # Outside the layers: they drive pyinit as a process and may use the bottom layer only (and
 # the probe's bootstrap, the script that becomes pyinit, calls pyinit's main).
-OUTSIDE = {"probe", "pytest_plugin"}
+OUTSIDE = {"probe", "pytest_plugin", "harness"}
 ENTRY_FROM_OUTSIDE = {("probe.bootstrap", "main")}
 
 

@@ -2,7 +2,7 @@
 container, signal it the way `docker stop` does, and judge how it shuts down.
 
     options.py   argv -> ProbeOptions
-    launch.py    start pyinit (PID 1 of a new PID namespace, or a subreaper); kill it all
+    ../harness.py  start pyinit (PID 1 of a new PID namespace, or a subreaper); kill it all
     session.py   the run: readiness, the signal, pyinit's JSON events, /proc samples
     verdict.py   Observation -> verdict, findings, exit status (the rules, in one page)
     report.py    text for people, JSON for CI
@@ -44,7 +44,8 @@ def main(argv: list[str], environ: dict[str, str]) -> int:
     # Ctrl-C, TERM and HUP end it, and it then kills what it started.
     for signo in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signo, _interrupted)
-    from . import launch, report, session, verdict
+    from .. import harness as launch
+    from . import report, session, verdict
 
     try:
         pid1 = options.pidns and launch.pidns_unavailable() is None

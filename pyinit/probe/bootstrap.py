@@ -5,7 +5,7 @@
 Runs in the process that becomes pyinit, before pyinit's main():
 - the directory this pyinit package lives in goes first on sys.path (-I keeps the caller's
   PYTHONPATH and current directory out, and nothing is added to the program's environment);
-- FD, the program's stderr, moves to fd 3, where launch.TRAMPOLINE expects it (sh cannot name
+- FD, the program's stderr, moves to fd 3, where harness.TRAMPOLINE expects it (sh cannot name
   an fd above 9, and only here is fd 3 known to be free); `-` when there is none (several
   programs: their stderr goes through pyinit's relay, and no program gets an extra fd);
 - the signal mask is emptied and inherited SIG_IGN dispositions go back to default, as a

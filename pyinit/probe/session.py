@@ -21,9 +21,9 @@ import re
 import selectors
 import time
 
+from .. import harness as launch
 from .. import procfs
 from ..log import write_fd
-from . import launch
 from .options import ProbeOptions
 
 #: /proc sampling period while waiting for readiness, and once the signal was sent (when

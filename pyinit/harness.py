@@ -1,5 +1,6 @@
-"""Start pyinit the way a container starts it, and take it down again: shared by `pyinit probe`
-and the pytest plugin.
+"""The harness: start pyinit the way a container starts it, wait for things with a deadline,
+and take it all down again.  Shared by `pyinit probe`, the pytest plugin, the test suite and the
+benchmark (each drives pyinit from outside, as a process).
 
 - As PID 1 of a fresh PID namespace (`unshare --pid --fork --mount-proc --kill-child`) when the
   caller may create one, else as a plain process that registers as child subreaper.
@@ -23,13 +24,27 @@ import subprocess
 import sys
 import time
 
-from .. import procfs
+from . import procfs
 
 UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
 # fd 3 -> fd 2, then become the program (same pid, so pyinit's main child is the program).
 TRAMPOLINE = ("/bin/sh", "-c", 'exec 2>&3 3>&-; exec "$@"', "sh")
 
 _pidns_reason: list[str | None] = []  # memo: the answer cannot change within one process
+
+
+def poll_until(condition, timeout: float, interval: float = 0.01):  # -> condition's value | None
+    """condition() once it is truthy, polled every interval seconds; None after timeout.
+
+    Waiting by polling with a generous deadline: the machines are shared and noisy, so nothing
+    waits on a tight duration.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value or None
+        time.sleep(interval)
 
 
 def pidns_unavailable() -> str | None:
@@ -60,10 +75,10 @@ def _probe_pidns() -> str | None:
 def pyinit_argv(pyinit_args: list[str], command: list[str] | None, stderr_fd: int | None = 3) -> list[str]:
     """The command line that runs this very pyinit package with pyinit_args on command (None:
     the programs pyinit_args name, --procfile or -P, with no stderr descriptor to pass on)."""
-    bootstrap = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
+    bootstrap = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probe", "bootstrap.py")
     if command is None:
-        return [sys.executable, "-I", bootstrap, "-", *pyinit_args]
-    return [sys.executable, "-I", bootstrap, str(stderr_fd), *pyinit_args, "--", *TRAMPOLINE, *command]
+        return [sys.executable, "-I", "-S", bootstrap, "-", *pyinit_args]
+    return [sys.executable, "-I", "-S", bootstrap, str(stderr_fd), *pyinit_args, "--", *TRAMPOLINE, *command]
 
 
 class Launched:
@@ -122,11 +137,7 @@ class Launched:
 
     def wait(self, timeout: float) -> int | None:
         """Poll until it ended or timeout seconds passed; the status, or None."""
-        deadline = time.monotonic() + timeout
-        while self.poll() is None:
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.01)
+        poll_until(lambda: self.poll() is not None, timeout)
         return self.returncode
 
     def signal(self, signo: int) -> bool:
