@@ -1,32 +1,35 @@
 """Several programs' output: pyinit's relay against honcho, supervisord and no relay at all.
 
 Scenario 7 of `make bench`, and standalone: `python -m bench.relay [--quick] [--only short,...]
-[--variant NAME=DIR ...]` (a variant is pyinit run from another source tree, e.g. a copy whose
-relay.py was changed, measured beside the installed one).
+[--runners floor,pyinit,...] [--variant NAME=DIR ...] [--pin CPU]` (a variant is pyinit run
+from another source tree, e.g. a copy whose relay.py was changed, measured beside the
+installed one; --pin puts everything on one CPU, where a runner's CPU per line is its cost at
+saturation).
 
 Every runner is PID 1 of a fresh PID namespace and runs the same two programs (bench/helpers/
-linewriter.c, numbered and time-stamped lines) with its stdout on one pipe, read by
-bench/helpers/linesink.c like a container engine's log reader:
+linewriter.c: numbered, time-stamped lines) with its stdout on one pipe, read by
+bench/helpers/linesink.c as a container engine's log reader would:
 
 - floor        the programs write straight to that pipe, under `sh -c 'A & B & wait'`: no relay;
 - pyinit       the pip-installed console script, `pyinit --procfile Procfile`: the real path
                (pyinit forks the relay, the programs write through it, its stdout is the pipe);
 - honcho       `honcho start` on the same Procfile;
-- supervisord  one [program:x] per program, stdout_logfile=/dev/stdout, no names.
+- supervisord  one [program:x] per program, stdout_logfile=/dev/stdout (the lines, unnamed).
 
-The workloads (each runner in turn, the order rotating; one run each unless repeated):
-- short: 100,000 short lines (2 programs x 50,000, one write(2) per line), as fast as they go;
-- long: 1,000 lines of 64 KiB (2 x 500);
+The workloads (the runners in turn, the first one rotating from one repetition to the next):
+- short, long: both programs flood lines of 60 B, or of 64 KiB, for as long as the run lasts;
+  after a warm-up of a fifth of the window, the lines and bytes read over the window (0.5 s)
+  give the rate (the median of the repetitions), the runner's CPU over it the CPU per line;
 - paced: 2 x 1,000 lines, one per ms each: the latency a runner adds to a line;
 - flood: one program floods, the other writes a line every 2 ms: the latency of that one's.
 
-Measured: wall time from "go" (SIGUSR1 to both writers) to the last line read (lines/s, MB/s:
-the median of the repetitions), the CPU time of the runner's own processes over that span
-(every process of the namespace but the writers: for pyinit, pyinit and its relay; every
-thread's /proc schedstat), latency per line (the writer's CLOCK_MONOTONIC stamp to the read
-that brought the line), PSS of the runner's processes, and lines that reached the pipe mixed
-with another's.  The writers wait for a signal to start and to exit, so start-up costs are not
-counted and every process is still there to be measured.
+Measured: lines/s and MB/s; the CPU time of the runner's own processes (every process of the
+namespace but the writers: for pyinit, pyinit and its relay; every thread's schedstat), and
+beside it the writers' and the sink's; latency per line (the writer's CLOCK_MONOTONIC stamp to
+the read that brought the line); memory of the runner's processes; lines that reached the
+pipe mixed with another's.  The writers wait for a signal to start, so no start-up is
+counted; once measured, the namespace is SIGKILLed (honcho may hold an unbounded backlog,
+supervisord never exits by itself).
 """
 
 from __future__ import annotations
@@ -54,10 +57,6 @@ TICK = os.sysconf("SC_CLK_TCK")
 #: The runner measured as pyinit in the verdicts (the console script, as everywhere else).
 MAIN = "pyinit"
 PEERS = ("honcho", "supervisord")
-#: A throughput workload is repeated (the median counts) but for a runner whose runs already
-#: lasted this long in all: the scheduler's moods average out within one such run, and honcho,
-#: 30 times slower than the others, would take most of the scenario's time.
-STEADY_S = 1.0
 
 
 # --- what runs ------------------------------------------------------------------------------
@@ -78,23 +77,27 @@ class Workload:
     title: str
     kind: str  # "throughput" or "latency"
     programs: list[Program]
+    window: float = 0.0  # throughput: seconds counted, after a warm-up of a fifth of it
 
 
-def workloads(quick: bool) -> list[Workload]:
-    """The four workloads; quick: a quarter of the lines."""
+def workloads(quick: bool, window: float = 0.5) -> list[Workload]:
+    """The four workloads; quick: a quarter of the lines.  The throughput ones flood for as
+    long as the run lasts and are counted over `window` seconds (Workload.window)."""
     q = 4 if quick else 1
     return [
         Workload(
             "short",
-            "%s short lines (2 programs x %s, 60 B each)" % (_int(200000 // q), _int(100000 // q)),
+            "short lines (60 B), 2 programs flooding, counted over %g s" % window,
             "throughput",
-            [Program("web", "flood", 100000 // q, 30), Program("worker", "flood", 100000 // q, 30)],
+            [Program("web", "endless", 0, 30), Program("worker", "endless", 0, 30)],
+            window,
         ),
         Workload(
             "long",
-            "%s long lines (2 programs x %d, 64 KiB each)" % (_int(1000 // q), 500 // q),
+            "long lines (64 KiB), 2 programs flooding, counted over %g s" % window,
             "throughput",
-            [Program("web", "flood", 500 // q, 65536), Program("worker", "flood", 500 // q, 65536)],
+            [Program("web", "endless", 0, 65536), Program("worker", "endless", 0, 65536)],
+            window,
         ),
         Workload(
             "paced",
@@ -245,6 +248,20 @@ def context_switches(pid: int) -> int:
     return total
 
 
+def _snapshot(sink: int, notify: int) -> tuple[int, int, int]:
+    """linesink's count so far: (lines, bytes, CLOCK_MONOTONIC ns), asked for with SIGUSR1."""
+    os.kill(sink, signal.SIGUSR1)
+    data = b""
+    deadline = time.monotonic() + 10
+    while len(data) < 24:
+        readable, _, _ = select.select([notify], [], [], max(0.0, deadline - time.monotonic()))
+        if not readable:
+            raise RuntimeError("the sink did not answer")
+        data += os.read(notify, 24 - len(data))
+    lines, count, ns = (int.from_bytes(data[i : i + 8], sys.byteorder, signed=True) for i in (0, 8, 16))
+    return lines, count, ns
+
+
 def _cost(pids: list[int]) -> tuple[int, int]:
     return sum(cpu_ns_all_threads(pid) for pid in pids), sum(context_switches(pid) for pid in pids)
 
@@ -263,14 +280,6 @@ def cmdline(pid: int) -> list[str]:
             return [arg.decode(errors="replace") for arg in f.read().split(b"\0")[:-1]]
     except OSError:
         return []
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 # --- the sink's report ----------------------------------------------------------------------
@@ -351,6 +360,7 @@ def run_one(
     os.close(sink_w)
     os.sched_setaffinity(0, own_cpus)
     found: dict[str, Any] = {"runner": runner.key}
+    began = time.monotonic()
     writers: dict[str, int] = {}
     try:
         deadline = time.monotonic() + 30
@@ -375,10 +385,22 @@ def run_one(
         go = time.monotonic_ns()
         for pid in writers.values():
             os.kill(pid, signal.SIGUSR1)
-        readable, _, _ = select.select([notify_r], [], [], timeout)
-        if not readable:
-            raise RuntimeError("%s: lines missing after %g s" % (runner.key, timeout))
-        done = int.from_bytes(os.read(notify_r, 8), sys.byteorder, signed=True)
+        if workload.kind == "throughput":
+            # Steady state: from a fifth of the window after "go", for the window.
+            time.sleep(workload.window / 5)
+            before = {pid: cpu_ns_all_threads(pid) for pid in own}
+            before_others = {k: _cost(pids) for k, pids in others.items()}
+            switches = {pid: context_switches(pid) for pid in own}
+            lines0, bytes0, t0 = _snapshot(sink.pid, notify_r)
+            time.sleep(workload.window)
+            lines1, bytes1, t1 = _snapshot(sink.pid, notify_r)
+            found.update(wall_s=(t1 - t0) / 1e9, lines=lines1 - lines0, bytes=bytes1 - bytes0)
+        else:
+            readable, _, _ = select.select([notify_r], [], [], timeout)
+            if not readable:
+                raise RuntimeError("%s: lines missing after %g s" % (runner.key, timeout))
+            done = int.from_bytes(os.read(notify_r, 8), sys.byteorder, signed=True)
+            found.update(wall_s=(done - go) / 1e9)
         cpu = {pid: cpu_ns_all_threads(pid) - before[pid] for pid in own}
         # Beside the runner's own cost, what it makes the others pay (a wake-up per write...).
         for k, pids in others.items():
@@ -389,11 +411,7 @@ def run_one(
         by_comm: dict[str, float] = {}
         for pid, ns in cpu.items():
             by_comm[comm(pid)] = by_comm.get(comm(pid), 0.0) + ns / 1e9
-        found.update(
-            wall_s=(done - go) / 1e9,
-            cpu_s=sum(cpu.values()) / 1e9,
-            cpu_by_process=by_comm,
-        )
+        found.update(cpu_s=sum(cpu.values()) / 1e9, cpu_by_process=by_comm)
         memory: dict[str, dict[str, int]] = {}
         for pid in own:
             if comm(pid) in ("sh", "dash"):
@@ -408,7 +426,8 @@ def run_one(
     except (RuntimeError, OSError) as exc:
         found["error"] = str(exc)
     finally:
-        _stop(runner, proc, writers)
+        _stop(proc)
+        found["run_s"] = time.monotonic() - began  # all of it: start, measure, stop
         os.close(notify_r)
         try:
             sink.wait(30)
@@ -420,13 +439,10 @@ def run_one(
     except (OSError, ValueError, IndexError) as exc:
         found.setdefault("error", "sink: %s" % exc)
         return found
+    if workload.kind == "latency":  # the lines of the programs that write a count of them
+        found["lines"] = sum(report["counts"].get(p.tag, 0) for p in workload.programs if p.count)
+        found["bytes"] = report["bytes"]
     found.update(
-        # Whole or mixed, every line of the programs (a mixed line's marker may be cut); with an
-        # endless program, the lines of the others only.
-        lines=report["lines"]
-        if all(p.count for p in workload.programs)
-        else sum(report["counts"].get(p.tag, 0) for p in workload.programs if p.count),
-        bytes=report["bytes"],
         mixed=report["mixed"],
         other=report["other"],
         latencies_us=[x for values in report["latencies_us"].values() for x in values],
@@ -434,25 +450,18 @@ def run_one(
     return found
 
 
-def _stop(runner: Runner, proc: subprocess.Popen, writers: dict[str, int]) -> None:
-    """Let the writers quit, then the runner; SIGKILL to PID 1 if it will not."""
-    for pid in writers.values():
+def _stop(proc: subprocess.Popen) -> None:
+    """End the namespace once measured: SIGKILL to its PID 1 takes every process with it.
+
+    No graceful end: nothing is measured after, and a runner may hold a backlog (honcho queues
+    a flooding program's lines without bound) or never exit (supervisord, supervisor #712).
+    """
+    for pid in descendants(proc.pid)[1:2] or [proc.pid]:
         try:
-            os.kill(pid, signal.SIGUSR1)  # quit (or stop flooding)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    init = descendants(proc.pid)[1:2]
-    if runner.key == "supervisord" and init:  # it outlives its programs (supervisor #712)
-        deadline = time.monotonic() + 30
-        while any(alive(pid) for pid in writers.values()) and time.monotonic() < deadline:
-            time.sleep(0.005)
-        os.kill(init[0], signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        for pid in init:
-            os.kill(pid, signal.SIGKILL)
-        proc.wait()
+    proc.wait()
 
 
 # --- figures ----------------------------------------------------------------------------------
@@ -506,11 +515,12 @@ def run_all(
     keep: list[str] | None = None,
     cpus: set[int] | None = None,
     latency_repeat: int = 1,
+    window: float = 0.5,
 ) -> dict[str, Any]:
     """Every workload for every runner (or those in keep): {"workloads": titles, "raw": runs,
     "summary": figures}."""
     everyone = [r for r in runners(build, variants) if not keep or r.key in keep]
-    chosen = [w for w in workloads(quick) if not only or w.name in only]
+    chosen = [w for w in workloads(quick, window) if not only or w.name in only]
     raw: dict[str, dict[str, list[dict]]] = {}
     summary: dict[str, dict[str, dict[str, Any]]] = {}
     for w in chosen:
@@ -520,8 +530,6 @@ def run_all(
         for rep in range(reps):
             shift = rep % len(everyone)
             for runner in everyone[shift:] + everyone[:shift]:
-                if w.kind == "throughput" and sum(r.get("wall_s", 0) for r in runs[runner.key]) >= STEADY_S:
-                    continue  # honcho: one run that long is steady on its own
                 runs[runner.key].append(run_one(runner, w, build.helpers, tmp, cpus=cpus))
         for key, rs in runs.items():
             for r in rs:
@@ -565,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latency-repeat", type=int, default=1, help="runs of each latency workload (pooled)"
     )
+    parser.add_argument("--window", type=float, default=0.5, help="seconds each throughput run is counted")
     parser.add_argument(
         "--variant",
         action="append",
@@ -609,6 +618,7 @@ def main(argv: list[str] | None = None) -> int:
             keep,
             None if args.pin is None else {args.pin},
             args.latency_repeat,
+            args.window,
         )
     print_relay(result)
     if args.json:

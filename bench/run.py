@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> None:
             elif name == "idle":
                 result = scenarios.idle(everyone, build, settings, Path(tmp), log)
             elif name == "relay":
-                result = relay.run_all(build, settings.quick, settings.relay_repeat, Path(tmp), log)
+                result = relay.run_all(
+                    build, settings.quick, settings.relay_repeat, Path(tmp), log, window=settings.relay_window
+                )
             else:
                 result = scenarios.reaping(everyone, build, settings, Path(tmp), log)
             result["seconds"] = time.monotonic() - start

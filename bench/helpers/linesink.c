@@ -13,14 +13,17 @@
  * - A line with no marker that ends in padding is the rest of a mixed line: "mixed" too.
  * - Any other line is "other" (a runner's own messages).
  * "lines" counts the programs' lines (all but "other"): each has its one newline, mixed or not.
- * Once every tag with COUNT > 0 has its count, it writes that moment (8 bytes, ns) to
- * NOTIFY_FD, and reads on until EOF, so no writer ever waits on it.  At EOF it writes RESULT:
+ * Once every tag with COUNT > 0 has its count (if any has), it writes that moment (8 bytes, ns)
+ * to NOTIFY_FD, and reads on until EOF, so no writer ever waits on it.  On SIGUSR1 it writes
+ * a snapshot to NOTIFY_FD instead: the programs' lines so far, bytes so far, and the time, 8
+ * bytes each (the throughput workloads count over a window).  At EOF it writes RESULT:
  *   done NS / bytes N / lines N / other N / mixed N / count TAG N... / lat TAG NS...
  * In C, so that reading costs the same little for every runner and no interpreter competes
  * with the runner for the CPUs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +50,12 @@ static int ntags;
 static long lines, other, mixed; /* lines: the programs' lines, whole or mixed */
 static long long bytes;
 static int64_t done_ns = -1;
+static volatile sig_atomic_t snapshot_wanted;
+
+static void on_usr1(int signo) {
+    (void)signo;
+    snapshot_wanted = 1;
+}
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -149,6 +158,8 @@ static int all_done(void) {
         endless |= tags[i].want == 0;
         short_of |= tags[i].want > 0 && tags[i].got < tags[i].want;
     }
+    if (!total)
+        return 0;  /* every program endless: counted by snapshots, never done */
     return !short_of || (!endless && lines >= total);
 }
 
@@ -158,6 +169,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     int notify = atoi(argv[2]);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;  /* no SA_RESTART: read() returns EINTR, the snapshot goes now */
+    sigaction(SIGUSR1, &sa, NULL);
     for (int i = 3; i < argc; i++) {
         struct tag *t = &tags[ntags++];
         char *colon = strchr(argv[i], ':');
@@ -179,6 +194,11 @@ int main(int argc, char **argv) {
             buf = realloc(buf, cap);
             if (!buf)
                 return 2;
+        }
+        if (snapshot_wanted) {
+            snapshot_wanted = 0;
+            int64_t snap[3] = {lines, bytes, now_ns()};
+            (void)!write(notify, snap, sizeof snap);
         }
         ssize_t got = read(0, buf + have, cap - have);
         if (got < 0) {
