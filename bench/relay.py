@@ -312,6 +312,7 @@ def run_one(
     tmp: Path,
     timeout: float = 60,
     cpus: set[int] | None = None,
+    sink_delay_us: int = 0,
 ) -> dict[str, Any]:
     """One runner on one workload, as PID 1 of a new namespace: its figures (or "error").
 
@@ -342,6 +343,7 @@ def run_one(
         os.sched_setaffinity(0, cpus)  # inherited by the sink, unshare and all below
     sink = subprocess.Popen(
         [helpers["linesink"], str(result_file), str(notify_w), *specs],
+        env=dict(os.environ, LINESINK_DELAY_US=str(sink_delay_us)),
         stdin=sink_r,
         stdout=subprocess.DEVNULL,
         pass_fds=(notify_w,),
@@ -483,6 +485,8 @@ def summarize(workload: Workload, runs: dict[str, list[dict]]) -> dict[str, dict
             "runs": len(good),
             "failures": [r["error"] for r in all_runs if "error" in r],
             "lines_per_s": stats.median([r["lines"] / r["wall_s"] for r in good]),
+            "lines_per_s_min": min((r["lines"] / r["wall_s"] for r in good), default=None),
+            "lines_per_s_max": max((r["lines"] / r["wall_s"] for r in good), default=None),
             "mb_per_s": stats.median([r["bytes"] / r["wall_s"] / 1e6 for r in good]),
             "cpu_us_per_line": sum(r["cpu_s"] for r in good) / lines * 1e6 if lines else None,
             "cpu_us_per_line_by_process": {n: s / lines * 1e6 for n, s in by_process.items()}
@@ -516,6 +520,7 @@ def run_all(
     cpus: set[int] | None = None,
     latency_repeat: int = 1,
     window: float = 0.5,
+    sink_delay_us: int = 0,
 ) -> dict[str, Any]:
     """Every workload for every runner (or those in keep): {"workloads": titles, "raw": runs,
     "summary": figures}."""
@@ -530,7 +535,9 @@ def run_all(
         for rep in range(reps):
             shift = rep % len(everyone)
             for runner in everyone[shift:] + everyone[:shift]:
-                runs[runner.key].append(run_one(runner, w, build.helpers, tmp, cpus=cpus))
+                runs[runner.key].append(
+                    run_one(runner, w, build.helpers, tmp, cpus=cpus, sink_delay_us=sink_delay_us)
+                )
         for key, rs in runs.items():
             for r in rs:
                 if "error" in r:
@@ -574,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
         "--latency-repeat", type=int, default=1, help="runs of each latency workload (pooled)"
     )
     parser.add_argument("--window", type=float, default=0.5, help="seconds each throughput run is counted")
+    parser.add_argument(
+        "--slow-sink-us", type=int, default=0, metavar="N", help="the sink sleeps N us after each read"
+    )
     parser.add_argument(
         "--variant",
         action="append",
@@ -619,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
             None if args.pin is None else {args.pin},
             args.latency_repeat,
             args.window,
+            args.slow_sink_us,
         )
     print_relay(result)
     if args.json:

@@ -451,6 +451,7 @@ def print_relay(result: dict[str, Any]) -> None:
                 [
                     labels.get(key, key),
                     _num(row["lines_per_s"], "%.0f"),
+                    "%s-%s" % (_num(row["lines_per_s_min"], "%.0f"), _num(row["lines_per_s_max"], "%.0f")),
                     stats.fmt_ratio(stats.ratio(row["lines_per_s"], floor.get("lines_per_s"))),
                     stats.fmt_ratio(stats.ratio(row["lines_per_s"], fastest)),
                     _num(row["mb_per_s"], "%.1f"),
@@ -466,6 +467,7 @@ def print_relay(result: dict[str, Any]) -> None:
                 [
                     "",
                     "lines/s",
+                    "min-max",
                     "x floor",
                     "x fastest peer",
                     "MB/s",

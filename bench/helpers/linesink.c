@@ -19,7 +19,8 @@
  * bytes each (the throughput workloads count over a window).  At EOF it writes RESULT:
  *   done NS / bytes N / lines N / other N / mixed N / count TAG N... / lat TAG NS...
  * In C, so that reading costs the same little for every runner and no interpreter competes
- * with the runner for the CPUs.
+ * with the runner for the CPUs.  LINESINK_DELAY_US=N in the environment makes it a slow
+ * reader (a sleep of N us after each read), as some log drivers are.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -184,6 +185,9 @@ int main(int argc, char **argv) {
         t->len = (size_t)(colon - argv[i]);
         memcpy(t->name, argv[i], t->len);
     }
+    const char *delay_env = getenv("LINESINK_DELAY_US");
+    long delay_us = delay_env ? atol(delay_env) : 0;
+    struct timespec delay = {delay_us / 1000000, (delay_us % 1000000) * 1000};
     size_t cap = 1 << 20, have = 0;
     char *buf = malloc(cap);
     if (!buf)
@@ -210,6 +214,8 @@ int main(int argc, char **argv) {
         if (got == 0)
             break;
         int64_t now = now_ns();
+        if (delay_us)
+            nanosleep(&delay, NULL);
         bytes += got;
         size_t scanned = have;
         have += (size_t)got;
