@@ -376,6 +376,24 @@ def test_two_programs_start_within_two_ms_of_one():
     assert by_target["two programs start within 2 ms of one (-P a, -P b against -P a)"].word == "MISS"
 
 
+def test_every_runner_gets_the_same_programs(tmp_path):
+    """The floor starts them itself; pyinit and honcho read one Procfile; supervisord one
+    [program:x] each, its lines on its stdout, never restarted."""
+    commands = [("web", "exec w1"), ("worker", "exec 'w 2'")]
+    floor = relay.Runner("floor", "floor", "floor", []).argv(tmp_path, commands)
+    assert floor == ["/bin/sh", "-c", "exec w1 & exec 'w 2' & wait"]
+    pyinit = relay.Runner("pyinit", "pyinit", "pyinit", ["/venv/bin/pyinit"]).argv(tmp_path, commands)
+    assert pyinit == ["/venv/bin/pyinit", "--procfile", str(tmp_path / "Procfile")]
+    assert (tmp_path / "Procfile").read_text() == "web: exec w1\nworker: exec 'w 2'\n"
+    honcho = relay.Runner("honcho", "honcho", "peer", ["/v/honcho"]).argv(tmp_path, commands)
+    assert honcho == ["/v/honcho", "--no-colour", "-f", str(tmp_path / "Procfile"), "start"]
+    supervisord = relay.Runner("supervisord", "s", "peer", ["/v/supervisord"]).argv(tmp_path, commands)
+    assert supervisord == ["/v/supervisord", "-c", str(tmp_path / "supervisord.conf")]
+    conf = (tmp_path / "supervisord.conf").read_text()
+    assert "[program:worker]\ncommand=/bin/sh -c 'exec '\"'\"'w 2'\"'\"''\n" in conf
+    assert conf.count("stdout_logfile=/dev/stdout") == 2 and conf.count("autorestart=false") == 2
+
+
 def test_linesink_counts_whole_mixed_and_other_lines(tmp_path):
     """The relay scenario's reader, on crafted input: a line cut by another's bytes is mixed,
     every marker still counts, and it says so the moment the lines are all there."""
