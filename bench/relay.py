@@ -574,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.run import print_relay
 
     parser = argparse.ArgumentParser(prog="python -m bench.relay", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a quarter of the lines")
+    parser.add_argument("--quick", action="store_true", help="a quarter of the latency workloads' lines")
     parser.add_argument("--only", default="", help="comma-separated workloads: short,long,paced,flood")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each throughput workload (median)")
     parser.add_argument(
