@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test test-pythons lint example compat zipapp docker-test podman-test bench bench-quick bench-profile clean
+.PHONY: install test test-pythons lint example compat zipapp docker-test podman-test bench bench-quick bench-profile bench-relay clean
 
 STAMP := $(VENV)/.installed
 
@@ -68,6 +68,11 @@ bench-profile: install
 
 bench-quick: install
 	$(PY) -m bench --quick
+
+# Scenario 7 alone (several programs' output: pyinit's relay, honcho, supervisord, the floor);
+# BENCH_RELAY_ARGS='--variant NAME=DIR --pin 1' and the like pass through.
+bench-relay: install
+	$(PY) -m bench.relay $(BENCH_RELAY_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

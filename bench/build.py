@@ -38,6 +38,7 @@ class Build:
     notes: list[str] = field(default_factory=list)  # what was skipped and why
     baseline: Path | None = None  # a venv with pyinit at another commit (--baseline), pip-installed
     baseline_ref: str = ""
+    multi: dict[str, str] = field(default_factory=dict)  # honcho, supervisord: the relay's peers
 
 
 def real_python(candidate: str) -> str:
@@ -244,7 +245,51 @@ def build_baseline(python: str, ref: str, notes: list[str]) -> Path | None:
     return venv
 
 
-def prepare(python: str, baseline: str = "") -> Build:
+#: The relay scenario's peers, pip-installed into a venv of their own (build/bench/multi-venv):
+#: supervisor brings setuptools (a .pth file run at every start), which must stay out of the
+#: venv whose console script the start-up scenario times.
+MULTI = {"honcho": "honcho", "supervisord": "supervisor"}  # command -> PyPI package
+
+
+def ensure_multi_peers(python: str, notes: list[str]) -> dict[str, str]:
+    """honcho and supervisord, installed once with pip from the host's pip configuration into
+    a venv of the interpreter under test; those that cannot be installed are left out, noted."""
+    venv = BUILD / "multi-venv"
+    tools = {name: venv / "bin" / name for name in MULTI}
+    if not all(path.exists() for path in tools.values()):
+        failed = ""
+        if not (venv / "bin" / "python").exists():
+            made = subprocess.run([python, "-m", "venv", str(venv)], capture_output=True, text=True)
+            failed = made.stderr.strip() if made.returncode else ""
+        if not failed:
+            done = subprocess.run(
+                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *MULTI.values()],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            failed = done.stderr.strip() if done.returncode else ""
+        if failed:
+            lines = failed.splitlines()
+            notes.append("relay scenario: pip could not install honcho and supervisor: %s" % lines[-1][-200:])
+    found = {name: str(path) for name, path in tools.items() if path.exists()}
+    for name in MULTI:
+        if name not in found:
+            notes.append("relay scenario: %s skipped (not installed)" % name)
+    return found
+
+
+def multi_versions(multi: dict[str, str]) -> dict[str, str]:
+    """The installed versions of honcho and supervisor (importlib.metadata of their venv)."""
+    if not multi:
+        return {}
+    python = str(Path(next(iter(multi.values()))).parent / "python")
+    code = "import importlib.metadata as m, sys; print(*(m.version(p) for p in sys.argv[1:]))"
+    done = subprocess.run([python, "-c", code, *MULTI.values()], capture_output=True, text=True)
+    return dict(zip(MULTI, done.stdout.split())) if done.returncode == 0 else {}
+
+
+def prepare(python: str, baseline: str = "", multi: bool = False) -> Build:
     notes: list[str] = []
     BUILD.mkdir(parents=True, exist_ok=True)
     peers = ensure_peers(notes)
@@ -266,4 +311,5 @@ def prepare(python: str, baseline: str = "") -> Build:
         notes=notes,
         baseline=base,
         baseline_ref=baseline if base else "",
+        multi=ensure_multi_peers(python, notes) if multi else {},
     )

@@ -25,12 +25,17 @@ BASELINE = stats.BASELINE
 #: signal after the first is forwarded with a grace period running.  The peers have no grace.
 SIGNAL_GRACE = 3600
 
+#: Several programs' start-up (issue 17): the console script with one `-P` line, and with two.
+#: Each line runs through /bin/sh -c, and the relay is forked before the first program.
+MULTI_ONE = "pyinit-P1"
+MULTI_TWO = "pyinit-P2"
+
 
 @dataclass
 class Contender:
     key: str
     label: str
-    kind: str  # "pyinit", "baseline", "peer", "none", "floor", "diag"
+    kind: str  # "pyinit", "multi", "baseline", "peer", "none", "floor", "diag"
     wrap: list[str] | None = None  # prefix for INIT PROGRAM...: inits and `none`
     command: list[str] | None = None  # start-up row of a floor or diagnostic
     idle: list[str] | None = None  # an idle floor, for the idle and memory scenarios
@@ -118,6 +123,20 @@ def contenders(build: Build) -> list[Contender]:
                 wrap=[str(bindir / "pyinit"), "--"],
                 scenarios=set(ALL),
                 signal_wrap=[str(bindir / "pyinit"), "--grace", str(SIGNAL_GRACE), "--"],
+            ),
+            Contender(
+                MULTI_ONE,
+                "pyinit -P 'a: true' (one program, relayed)",
+                "multi",
+                command=[str(bindir / "pyinit"), "-P", "a: true"],
+                scenarios={"startup"},
+            ),
+            Contender(
+                MULTI_TWO,
+                "pyinit -P 'a: true' -P 'b: true'",
+                "multi",
+                command=[str(bindir / "pyinit"), "-P", "a: true", "-P", "b: true"],
+                scenarios={"startup"},
             ),
             Contender(
                 "pyinit-m",

@@ -1,31 +1,35 @@
-"""python -m bench.relay: pyinit's output relay against honcho and supervisord, side by side.
+"""Several programs' output: pyinit's relay against honcho, supervisord and no relay at all.
 
-Every contender runs the same programs (a small Python writer, two at a time) whose stdout
-reaches one pipe that this script reads, like a container engine's log reader:
+Scenario 7 of `make bench`, and standalone: `python -m bench.relay [--quick] [--only short,...]
+[--runners floor,pyinit,...] [--variant NAME=DIR ...] [--pin CPU]` (a variant is pyinit run
+from another source tree, e.g. a copy whose relay.py was changed, measured beside the
+installed one; --pin puts everything on one CPU, where a runner's CPU per line is its cost at
+saturation).
 
-- floor        the programs write straight to that pipe (no relay): what the pipe costs;
-- pyinit       pyinit.procfile + pyinit.relay driven as the supervisor will drive them (a
-               `python -I -S` process that forks the relay and the programs);
+Every runner is PID 1 of a fresh PID namespace and runs the same two programs (bench/helpers/
+linewriter.c: numbered, time-stamped lines) with its stdout on one pipe, read by
+bench/helpers/linesink.c as a container engine's log reader would:
+
+- floor        the programs write straight to that pipe, under `sh -c 'A & B & wait'`: no relay;
+- pyinit       the pip-installed console script, `pyinit --procfile Procfile`: the real path
+               (pyinit forks the relay, the programs write through it, its stdout is the pipe);
 - honcho       `honcho start` on the same Procfile;
-- supervisord  one [program:x] per program, stdout_logfile=/dev/stdout.
+- supervisord  one [program:x] per program, stdout_logfile=/dev/stdout (the lines, unnamed).
 
-Scenarios (each contender in turn, one run each, so the figures are ratios within one run):
-- short: 100,000 short lines (2 programs x 50,000, one write(2) per line), as fast as they go;
-- long: 1,000 lines of 64 KiB (2 x 500);
-- paced: 2 x 1,000 lines, one per millisecond each: the latency a relay adds to a line;
-- under flood: one program floods, the other writes a line every 2 ms: that one's latency.
+The workloads (the runners in turn, the first one rotating from one repetition to the next):
+- short, long: both programs flood lines of 60 B, or of 64 KiB, for as long as the run lasts;
+  after a warm-up of a fifth of the window, the lines and bytes read over the window (0.5 s)
+  give the rate (the median of the repetitions), the runner's CPU over it the CPU per line;
+- paced: 2 x 1,000 lines, one per ms each: the latency a runner adds to a line;
+- flood: one program floods, the other writes a line every 2 ms: the latency of that one's.
 
-Measured: wall time from "go" to the last line read (lines/s, MB/s; the throughput scenarios
-run --repeat times, contenders taking turns, and the median counts), CPU of the contender's own
-processes over that span (the writers excluded; every thread's /proc schedstat, in ns), latency
-per line (the writer stamps CLOCK_MONOTONIC into the line, this script reads it), memory (PSS)
-of the contender's processes, and lines that reached the pipe mixed with another's ("mixed":
-two programs writing lines longer than PIPE_BUF straight to one pipe do that).  The writers
-wait for a signal to start and to exit, so start-up costs are not counted and every process is
-still there to be measured.
-
-honcho and supervisord are installed, on first use, into a private venv (build/bench-relay/venv
-unless --venv says otherwise) with pip, from the host's pip configuration.
+Measured: lines/s and MB/s; the CPU time of the runner's own processes (every process of the
+namespace but the writers: for pyinit, pyinit and its relay; every thread's schedstat), and
+beside it the writers' and the sink's; latency per line (the writer's CLOCK_MONOTONIC stamp to
+the read that brought the line); memory of the runner's processes; lines that reached the
+pipe mixed with another's.  The writers wait for a signal to start, so no start-up is
+counted; once measured, the namespace is SIGKILLed (honcho may hold an unbounded backlog,
+supervisord never exits by itself).
 """
 
 from __future__ import annotations
@@ -33,558 +37,603 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import shlex
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_VENV = ROOT / "build" / "bench-relay" / "venv"
+from bench import stats
+from bench.build import BUILD, ROOT, Build, build_venv, compile_helpers, ensure_multi_peers
+from bench.pidns import ENV, UNSHARE, smaps_rollup
+
+Progress = Callable[[str], None]
 TICK = os.sysconf("SC_CLK_TCK")
-MARK = b"@@ "
-
-# The program every contender runs.  It blocks SIGUSR1, says it is ready (a file named after
-# its pid), waits for SIGUSR1 ("go"), writes, then waits for SIGUSR1 again ("quit").
-WRITER = r"""
-import os, signal, sys, time
-mode, tag, count, size, interval, ready = sys.argv[1:7]
-count, size, interval = int(count), int(size), float(interval)
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
-open(os.path.join(ready, "%s.%d" % (tag, os.getpid())), "w").close()
-signal.sigwait({signal.SIGUSR1})
-head = ("@@ %s " % tag).encode()
-pad = b"x" * size
-write, stamp = os.write, time.monotonic_ns
-if mode == "flood":
-    for i in range(count):
-        write(1, head + b"%d %d " % (i, stamp()) + pad + b"\n")
-elif mode == "paced":
-    for i in range(count):
-        write(1, head + b"%d %d " % (i, stamp()) + pad + b"\n")
-        time.sleep(interval)
-elif mode == "endless":  # until SIGUSR1
-    i = 0
-    while True:
-        for _ in range(100):
-            write(1, head + b"%d %d " % (i, stamp()) + pad + b"\n")
-            i += 1
-        if signal.sigtimedwait({signal.SIGUSR1}, 0) is not None:
-            break
-    sys.exit(0)
-signal.sigwait({signal.SIGUSR1})
-"""
-
-# pyinit's side, as the supervisor will do it: parse the Procfile, start the relay, fork each
-# program with the relay's pipes as fd 1 and 2, close the write ends, wait for all, then the relay.
-DRIVER = r"""
-import os, sys
-sys.path.insert(0, sys.argv[2])
-from pyinit import procfile, relay
-from pyinit.signals import HANDLED, signal
-signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
-programs = procfile.load(sys.argv[1])
-r = relay.start([p.name for p in programs])
-pids = []
-for p in programs:
-    out_w, err_w = r.fds(p.name)
-    pid = os.fork()
-    if pid == 0:
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
-        os.execv("/bin/sh", ["/bin/sh", "-c", p.command])
-    pids.append(pid)
-r.close_write_ends()
-for pid in pids:
-    os.waitpid(pid, 0)
-sys.exit(r.wait())
-"""
+#: The runner measured as pyinit in the verdicts (the console script, as everywhere else).
+MAIN = "pyinit"
+PEERS = ("honcho", "supervisord")
 
 
-# --- the private venv ----------------------------------------------------------------------------
+# --- what runs ------------------------------------------------------------------------------
 
 
-def ensure_peers(venv: Path) -> dict[str, str]:
-    """honcho and supervisord executables, installed into venv with pip if missing."""
-    tools = {"honcho": venv / "bin" / "honcho", "supervisord": venv / "bin" / "supervisord"}
-    if not all(path.exists() for path in tools.values()):
-        print("bench.relay: installing honcho and supervisor into %s (once)" % venv, flush=True)
-        if not (venv / "bin" / "python").exists():
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "honcho", "supervisor"], check=True
+@dataclass
+class Program:
+    tag: str
+    mode: str  # flood, paced, endless (see linewriter.c)
+    count: int
+    size: int  # bytes of padding per line
+    interval_us: int = 0
+
+
+@dataclass
+class Workload:
+    name: str
+    title: str
+    kind: str  # "throughput" or "latency"
+    programs: list[Program]
+    window: float = 0.0  # throughput: seconds counted, after a warm-up of a fifth of it
+
+
+def workloads(quick: bool, window: float = 0.5) -> list[Workload]:
+    """The four workloads; quick: a quarter of the lines.  The throughput ones flood for as
+    long as the run lasts and are counted over `window` seconds (Workload.window)."""
+    q = 4 if quick else 1
+    return [
+        Workload(
+            "short",
+            "short lines (60 B), 2 programs flooding, counted over %g s" % window,
+            "throughput",
+            [Program("web", "endless", 0, 30), Program("worker", "endless", 0, 30)],
+            window,
+        ),
+        Workload(
+            "long",
+            "long lines (64 KiB), 2 programs flooding, counted over %g s" % window,
+            "throughput",
+            [Program("web", "endless", 0, 65536), Program("worker", "endless", 0, 65536)],
+            window,
+        ),
+        Workload(
+            "paced",
+            "latency: 2 programs x %d lines, one per ms each" % (1000 // q),
+            "latency",
+            [Program("web", "paced", 1000 // q, 30, 1000), Program("worker", "paced", 1000 // q, 30, 1000)],
+        ),
+        Workload(
+            "flood",
+            "latency under flood: one program floods, the other writes %d lines, one per 2 ms" % (500 // q),
+            "latency",
+            [Program("noisy", "endless", 0, 100), Program("quiet", "paced", 500 // q, 30, 2000)],
+        ),
+    ]
+
+
+def _int(n: float) -> str:
+    return f"{int(n):,}"
+
+
+@dataclass
+class Runner:
+    key: str
+    label: str
+    kind: str  # "floor", "pyinit", "peer"
+    prefix: list[str]  # the command before its arguments (pyinit: before --procfile PATH)
+
+    def argv(self, work: Path, commands: list[tuple[str, str]]) -> list[str]:
+        """PID 1's command line for these (name, shell command) programs, files written in work."""
+        if self.kind == "floor":
+            return ["/bin/sh", "-c", " & ".join(cmd for _, cmd in commands) + " & wait"]
+        procfile = work / "Procfile"
+        procfile.write_text("".join("%s: %s\n" % (name, cmd) for name, cmd in commands))
+        if self.key == "honcho":
+            return self.prefix + ["--no-colour", "-f", str(procfile), "start"]
+        if self.key == "supervisord":
+            conf = work / "supervisord.conf"
+            conf.write_text(supervisord_conf(work, commands))
+            return self.prefix + ["-c", str(conf)]
+        return self.prefix + ["--procfile", str(procfile)]
+
+
+def supervisord_conf(work: Path, commands: list[tuple[str, str]]) -> str:
+    lines = [
+        "[supervisord]",
+        "nodaemon=true",
+        "silent=true",  # no log lines of its own on stdout (the sink)
+        "user=root",
+        "logfile=/dev/null",
+        "logfile_maxbytes=0",
+        "loglevel=error",
+        "pidfile=%s" % (work / "supervisord.pid"),
+    ]
+    for name, command in commands:
+        lines += [
+            "[program:%s]" % name,
+            "command=/bin/sh -c %s" % shlex.quote(command),
+            "stdout_logfile=/dev/stdout",  # the usual container set-up: the lines, unnamed
+            "stdout_logfile_maxbytes=0",
+            "redirect_stderr=true",
+            "autorestart=false",
+            "startsecs=0",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def variant_prefix(python: str, source: Path) -> list[str]:
+    """pyinit run from a source tree (a directory holding the pyinit package), -I -S."""
+    code = "import sys; sys.path.insert(0, %r); from pyinit.main import main; main(sys.argv[1:])"
+    return [python, "-I", "-S", "-c", code % str(source), "pyinit"]
+
+
+def runners(build: Build, variants: dict[str, Path] | None = None) -> list[Runner]:
+    """Everyone in table order; a runner that could not be installed is left out."""
+    found = [Runner("floor", "floor: the programs write to the pipe", "floor", [])]
+    if build.venv is not None:
+        found.append(
+            Runner(MAIN, "pyinit --procfile (console script)", "pyinit", [str(build.venv / "bin" / "pyinit")])
         )
-    return {name: str(path) for name, path in tools.items()}
+    for name, source in (variants or {}).items():
+        found.append(Runner(name, "pyinit from %s" % source, "pyinit", variant_prefix(build.python, source)))
+    for name in PEERS:
+        if name in build.multi:
+            found.append(Runner(name, name, "peer", [build.multi[name]]))
+    return found
 
 
-def peer_versions(venv: Path) -> dict[str, str]:
-    code = "import importlib.metadata as m; print(m.version('honcho'), m.version('supervisor'))"
-    out = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True)
-    honcho, _, supervisor = out.stdout.strip().partition(" ")
-    return {"honcho": honcho, "supervisord": supervisor}
+# --- /proc ----------------------------------------------------------------------------------
 
 
-# --- processes -----------------------------------------------------------------------------------
-
-
-def process_tree(root: int) -> list[int]:
-    """root and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    tree, todo = [], [root]
+def descendants(pid: int) -> list[int]:
+    """pid and all its descendants (/proc/PID/task/TID/children)."""
+    found, todo = [], [pid]
     while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, ()))
-    return tree
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time used so far by these processes: every thread's schedstat (ns), or /proc ticks."""
-    total = 0.0
-    for pid in pids:
+        current = todo.pop()
+        found.append(current)
         try:
-            threads = os.listdir("/proc/%d/task" % pid)
-            total += sum(schedstat_ns(pid, tid) for tid in threads) / 1e9
+            tasks = os.listdir("/proc/%d/task" % current)
         except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open("/proc/%d/task/%s/children" % (current, tid)) as f:
+                    todo.extend(int(word) for word in f.read().split())
+            except OSError:
+                pass
+    return found
+
+
+def cpu_ns_all_threads(pid: int) -> int:
+    """CPU time of every thread of pid so far (schedstat, ns; /proc ticks without it)."""
+    total = 0
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return 0
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+            continue
+        except (OSError, ValueError, IndexError):
+            pass
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) * 10**9 // TICK
+        except (OSError, ValueError, IndexError):
             pass
     return total
 
 
-def schedstat_ns(pid: int, tid: str) -> int:
+def context_switches(pid: int) -> int:
+    """Voluntary and involuntary context switches of every thread of pid so far."""
+    total = 0
     try:
-        with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as stat:
-            return int(stat.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        pass
-    try:  # no schedstat: utime + stime in ticks
-        with open("/proc/%d/task/%s/stat" % (pid, tid)) as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 10**9 // TICK
-    except (OSError, ValueError, IndexError):
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
         return 0
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if "ctxt_switches:" in line:  # voluntary_... and nonvoluntary_...
+                        total += int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return total
 
 
-def loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as file:
-            return " ".join(file.read().split()[:3])
-    except OSError:
-        return "?"
+def _snapshot(sink: int, notify: int) -> tuple[int, int, int]:
+    """linesink's count so far: (lines, bytes, CLOCK_MONOTONIC ns), asked for with SIGUSR1."""
+    os.kill(sink, signal.SIGUSR1)
+    data = b""
+    deadline = time.monotonic() + 10
+    while len(data) < 24:
+        readable, _, _ = select.select([notify], [], [], max(0.0, deadline - time.monotonic()))
+        if not readable:
+            raise RuntimeError("the sink did not answer")
+        data += os.read(notify, 24 - len(data))
+    lines, count, ns = (int.from_bytes(data[i : i + 8], sys.byteorder, signed=True) for i in (0, 8, 16))
+    return lines, count, ns
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    found = {}
-    try:
-        with open("/proc/%d/smaps_rollup" % pid) as rollup:
-            for line in rollup:
-                key, _, rest = line.partition(":")
-                if key in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
-                    found[key] = int(rest.split()[0])
-    except OSError:
-        pass
-    return found
+def _cost(pids: list[int]) -> tuple[int, int]:
+    return sum(cpu_ns_all_threads(pid) for pid in pids), sum(context_switches(pid) for pid in pids)
 
 
 def comm(pid: int) -> str:
     try:
-        with open("/proc/%d/comm" % pid) as file:
-            return file.read().strip()
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
     except OSError:
         return "?"
 
 
-class Sink(threading.Thread):
-    """Reads the pipe every contender writes to, counts lines, takes latencies."""
-
-    def __init__(self, fd: int, expected: dict[bytes, int], latency_of: set[bytes]) -> None:
-        super().__init__(daemon=True)
-        self.fd = fd
-        self.expected = expected  # tag -> lines that must arrive
-        self.latency_of = latency_of  # tags whose lines are timed
-        self.counts = dict.fromkeys(expected, 0)
-        self.latencies: list[float] = []  # seconds
-        self.bytes = 0
-        self.done = threading.Event()
-        self.done_at = 0.0
-        self.mixed = 0  # lines whose marker is not at a line start (a relay that mixes lines)
-        self.start()
-
-    def run(self) -> None:
-        tail = b""
-        timed = bool(self.latency_of)
-        while True:
-            chunk = os.read(self.fd, 1 << 20)
-            now = time.monotonic_ns()
-            if not chunk:
-                break
-            self.bytes += len(chunk)
-            data = tail + chunk
-            cut = data.rfind(b"\n") + 1
-            tail = data[cut:]
-            whole = data[:cut]
-            if not self.done.is_set():
-                self._count(whole, now if timed else 0)
-        os.close(self.fd)
-        self.done.set()
-
-    def _count(self, data: bytes, now: int) -> None:
-        start = 0
-        find = data.find
-        while True:
-            at = find(MARK, start)
-            if at < 0:
-                break
-            end = find(b" ", at + 3)
-            tag = data[at + 3 : end]
-            if tag in self.counts:
-                self.counts[tag] += 1
-                if now and tag in self.latency_of:
-                    fields = data[end + 1 : end + 60].split(b" ", 2)
-                    try:
-                        self.latencies.append((now - int(fields[1])) / 1e9)
-                    except (ValueError, IndexError):
-                        pass
-            if at and data[at - 1] not in (10, 32):  # not at a line start nor after a prefix
-                self.mixed += 1
-            start = at + 3
-        if all(self.counts[tag] >= n for tag, n in self.expected.items()):
-            self.done_at = time.monotonic()
-            self.done.set()
-
-
-# --- contenders ----------------------------------------------------------------------------------
-
-
-def launch(
-    contender: str, programs: list[tuple[str, str]], work: Path, sink_w: int, peers: dict
-) -> subprocess.Popen:
-    procfile = work / "Procfile"
-    procfile.write_text("".join("%s: %s\n" % (name, command) for name, command in programs))
-    common = {"stdin": subprocess.DEVNULL, "stdout": sink_w, "stderr": subprocess.DEVNULL, "cwd": str(work)}
-    if contender == "floor":
-        # The programs themselves, each writing straight to the pipe, under one idle sh.
-        script = " & ".join(command for _, command in programs) + " & wait"
-        return subprocess.Popen(["/bin/sh", "-c", script], **common)
-    if contender == "pyinit":
-        return subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", DRIVER, str(procfile), str(ROOT)], **common
-        )
-    if contender == "honcho":
-        return subprocess.Popen([peers["honcho"], "--no-colour", "-f", str(procfile), "start"], **common)
-    if contender == "supervisord":
-        conf = work / "supervisord.conf"
-        lines = [
-            "[supervisord]",
-            "nodaemon=true",
-            "silent=true",
-            "logfile=/dev/null",
-            "logfile_maxbytes=0",
-            "loglevel=error",
-            "pidfile=%s" % (work / "supervisord.pid"),
-        ]
-        for name, command in programs:
-            lines += [
-                "[program:%s]" % name,
-                "command=/bin/sh -c %s" % shlex.quote(command),
-                "stdout_logfile=/dev/stdout",
-                "stdout_logfile_maxbytes=0",
-                "redirect_stderr=true",
-                "autorestart=false",
-                "startsecs=0",
-            ]
-        conf.write_text("\n".join(lines) + "\n")
-        return subprocess.Popen([peers["supervisord"], "-c", str(conf)], **common)
-    raise ValueError(contender)
-
-
-def writer_command(work: Path, mode: str, tag: str, count: int, size: int, interval: float) -> str:
-    script = work / "writer.py"
-    if not script.exists():
-        script.write_text(WRITER)
-    ready = work / "ready"
-    ready.mkdir(exist_ok=True)
-    args = [
-        sys.executable,
-        "-I",
-        "-S",
-        str(script),
-        mode,
-        tag,
-        str(count),
-        str(size),
-        str(interval),
-        str(ready),
-    ]
-    return "exec " + " ".join(shlex.quote(arg) for arg in args)
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out waiting for %s" % what)
-        time.sleep(0.005)
-
-
-def run_one(contender: str, scenario: dict, peers: dict, timeout: float) -> dict:
-    """One contender on one scenario: returns its figures."""
-    with tempfile.TemporaryDirectory(prefix="bench-relay-") as tmp:
-        work = Path(tmp)
-        programs, expected, timed = [], {}, set()
-        for name, mode, count, size, interval in scenario["programs"]:
-            programs.append((name, writer_command(work, mode, name, count, size, interval)))
-            if mode != "endless":
-                expected[name.encode()] = count
-            if mode == "paced":
-                timed.add(name.encode())
-        sink_r, sink_w = os.pipe()
-        proc = launch(contender, programs, work, sink_w, peers)
-        os.close(sink_w)
-        sink = Sink(sink_r, expected, timed)
-        result: dict = {"contender": contender}
-        writers: dict[str, int] = {}
-        try:
-            ready = work / "ready"
-            wait_for(
-                lambda: len(os.listdir(ready)) == len(programs), 30, "%s to start the writers" % contender
-            )
-            for entry in os.listdir(ready):
-                tag, _, pid = entry.rpartition(".")
-                writers[tag] = int(pid)
-            own = [pid for pid in process_tree(proc.pid) if pid not in writers.values()]
-            if contender == "floor":
-                own = []
-            cpu0 = cpu_seconds(own)
-            start = time.monotonic()
-            for pid in writers.values():
-                os.kill(pid, signal.SIGUSR1)  # go
-            if not sink.done.wait(timeout):
-                raise RuntimeError("%s: lines missing after %gs: %s" % (contender, timeout, sink.counts))
-            wall = sink.done_at - start
-            result["cpu"] = cpu_seconds(own) - cpu0
-            result["wall"] = wall
-            result["lines"] = sum(sink.counts.values())
-            result["bytes"] = sink.bytes
-            result["latencies"] = sorted(sink.latencies)
-            result["mixed"] = sink.mixed
-            memory = [memory_kib(pid) for pid in own if comm(pid) not in ("sh", "dash")]
-            result["pss_kib"] = sum(m.get("Pss", 0) for m in memory)
-            if contender == "pyinit":
-                relay_pid = [pid for pid in own if comm(pid) == "pyinit-relay"]
-                if relay_pid:
-                    m = memory_kib(relay_pid[0])
-                    result["relay_memory_kib"] = {
-                        "rss": m.get("Rss", 0),
-                        "pss": m.get("Pss", 0),
-                        "private": m.get("Private_Clean", 0) + m.get("Private_Dirty", 0),
-                    }
-        finally:
-            for pid in writers.values():
-                try:
-                    os.kill(pid, signal.SIGUSR1)  # quit (or stop flooding)
-                except ProcessLookupError:
-                    pass
-            if contender == "supervisord":  # it does not exit when its programs do (supervisor #712)
-                wait_for(lambda: all(not alive(pid) for pid in writers.values()), 30, "the writers to exit")
-                proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                for pid in process_tree(proc.pid):
-                    os.kill(pid, signal.SIGKILL)
-                proc.wait()
-            sink.join(30)
-        return result
-
-
-def alive(pid: int) -> bool:
+def cmdline(pid: int) -> list[str]:
     try:
-        with open("/proc/%d/stat" % pid) as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [arg.decode(errors="replace") for arg in f.read().split(b"\0")[:-1]]
     except OSError:
-        return False
+        return []
 
 
-# --- scenarios and tables ------------------------------------------------------------------------
+# --- the sink's report ----------------------------------------------------------------------
 
 
-def scenarios(quick: bool) -> list[dict]:
-    scale = 4 if quick else 1  # --quick: a quarter of the lines
-    return [
-        {
-            "name": "short",
-            "title": "%s short lines (2 programs x %s, 60 B each)"
-            % (fmt_int(100000 // scale), fmt_int(50000 // scale)),
-            "programs": [("web", "flood", 50000 // scale, 30, 0), ("worker", "flood", 50000 // scale, 30, 0)],
-        },
-        {
-            "name": "long",
-            "title": "%s long lines (2 programs x %d, 64 KiB each)" % (fmt_int(1000 // scale), 500 // scale),
-            "programs": [
-                ("web", "flood", 500 // scale, 65536, 0),
-                ("worker", "flood", 500 // scale, 65536, 0),
-            ],
-        },
-        {
-            "name": "paced",
-            "title": "latency: 2 programs x %d lines, one per ms each" % (1000 // scale),
-            "programs": [
-                ("web", "paced", 1000 // scale, 30, 0.001),
-                ("worker", "paced", 1000 // scale, 30, 0.001),
-            ],
-        },
-        {
-            "name": "flood",
-            "title": "latency under flood: one program floods, the other writes a line every 2 ms",
-            "programs": [("noisy", "endless", 0, 100, 0), ("quiet", "paced", 500 // scale, 30, 0.002)],
-        },
-    ]
+def parse_sink(text: str) -> dict[str, Any]:
+    """linesink's RESULT file: done (ns, -1 if never), bytes, lines, other, mixed, counts per tag,
+    latencies per timed tag (us)."""
+    found: dict[str, Any] = {"counts": {}, "latencies_us": {}}
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "count":
+            found["counts"][words[1]] = int(words[2])
+        elif words[0] == "lat":
+            found["latencies_us"].setdefault(words[1], []).append(int(words[2]) / 1000.0)
+        else:
+            found[words[0]] = int(words[1])
+    return found
 
 
-def fmt_int(n: float) -> str:
-    return f"{int(n):,}"
+# --- one run --------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    index = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
-    return values[index]
+def run_one(
+    runner: Runner,
+    workload: Workload,
+    helpers: dict[str, str],
+    tmp: Path,
+    timeout: float = 60,
+    cpus: set[int] | None = None,
+    sink_delay_us: int = 0,
+) -> dict[str, Any]:
+    """One runner on one workload, as PID 1 of a new namespace: its figures (or "error").
+
+    cpus: run the sink, the runner and the programs there (--pin: on one CPU a runner's pipes
+    are full whenever it runs, so its CPU per line is its cost at saturation, free of the
+    wake-up patterns of two CPUs)."""
+    work = Path(tempfile.mkdtemp(prefix="relay-%s-%s-" % (workload.name, runner.key), dir=tmp))
+    ready = work / "ready"
+    ready.mkdir()
+    commands = []
+    for p in workload.programs:
+        args = [
+            helpers["linewriter"],
+            p.mode,
+            p.tag,
+            str(p.count),
+            str(p.size),
+            str(p.interval_us),
+            str(ready),
+        ]
+        commands.append((p.tag, "exec " + " ".join(shlex.quote(a) for a in args)))
+    specs = ["%s:%d:%d:%d" % (p.tag, p.count, p.size, p.mode == "paced") for p in workload.programs]
+    result_file = work / "sink.result"
+    sink_r, sink_w = os.pipe()
+    notify_r, notify_w = os.pipe()
+    own_cpus = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, cpus)  # inherited by the sink, unshare and all below
+    sink = subprocess.Popen(
+        [helpers["linesink"], str(result_file), str(notify_w), *specs],
+        env=dict(os.environ, LINESINK_DELAY_US=str(sink_delay_us)),
+        stdin=sink_r,
+        stdout=subprocess.DEVNULL,
+        pass_fds=(notify_w,),
+    )
+    os.close(sink_r)
+    os.close(notify_w)
+    proc = subprocess.Popen(
+        UNSHARE + runner.argv(work, commands),
+        stdin=subprocess.DEVNULL,
+        stdout=sink_w,
+        stderr=subprocess.DEVNULL,
+        cwd=str(work),
+        env=ENV,
+        start_new_session=True,
+    )
+    os.close(sink_w)
+    os.sched_setaffinity(0, own_cpus)
+    found: dict[str, Any] = {"runner": runner.key}
+    began = time.monotonic()
+    writers: dict[str, int] = {}
+    try:
+        deadline = time.monotonic() + 30
+        while len(os.listdir(ready)) < len(workload.programs):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("%s did not start the programs" % runner.key)
+            time.sleep(0.005)
+        tree = descendants(proc.pid)
+        for pid in tree:
+            if comm(pid) == "linewriter":
+                args = cmdline(pid)
+                if len(args) > 2:
+                    writers[args[2]] = pid
+        if len(writers) != len(workload.programs):
+            raise RuntimeError("%s: writers not found in the namespace (%s)" % (runner.key, writers))
+        # The runner's own processes: the namespace but unshare and the writers (a floor's sh too).
+        own = [pid for pid in tree[1:] if pid not in writers.values()]
+        others = {"writers": list(writers.values()), "sink": [sink.pid]}
+        before = {pid: cpu_ns_all_threads(pid) for pid in own}
+        before_others = {k: _cost(pids) for k, pids in others.items()}
+        switches = {pid: context_switches(pid) for pid in own}
+        go = time.monotonic_ns()
+        for pid in writers.values():
+            os.kill(pid, signal.SIGUSR1)
+        if workload.kind == "throughput":
+            # Steady state: from a fifth of the window after "go", for the window.
+            time.sleep(workload.window / 5)
+            before = {pid: cpu_ns_all_threads(pid) for pid in own}
+            before_others = {k: _cost(pids) for k, pids in others.items()}
+            switches = {pid: context_switches(pid) for pid in own}
+            lines0, bytes0, t0 = _snapshot(sink.pid, notify_r)
+            time.sleep(workload.window)
+            lines1, bytes1, t1 = _snapshot(sink.pid, notify_r)
+            found.update(wall_s=(t1 - t0) / 1e9, lines=lines1 - lines0, bytes=bytes1 - bytes0)
+        else:
+            readable, _, _ = select.select([notify_r], [], [], timeout)
+            if not readable:
+                raise RuntimeError("%s: lines missing after %g s" % (runner.key, timeout))
+            done = int.from_bytes(os.read(notify_r, 8), sys.byteorder, signed=True)
+            found.update(wall_s=(done - go) / 1e9)
+        cpu = {pid: cpu_ns_all_threads(pid) - before[pid] for pid in own}
+        # Beside the runner's own cost, what it makes the others pay (a wake-up per write...).
+        for k, pids in others.items():
+            ns, switched = _cost(pids)
+            found["cpu_%s_s" % k] = (ns - before_others[k][0]) / 1e9
+            found["switches_%s" % k] = switched - before_others[k][1]
+        found["switches"] = sum(context_switches(pid) - n for pid, n in switches.items())
+        by_comm: dict[str, float] = {}
+        for pid, ns in cpu.items():
+            by_comm[comm(pid)] = by_comm.get(comm(pid), 0.0) + ns / 1e9
+        found.update(cpu_s=sum(cpu.values()) / 1e9, cpu_by_process=by_comm)
+        memory: dict[str, dict[str, int]] = {}
+        for pid in own:
+            if comm(pid) in ("sh", "dash"):
+                continue
+            rollup = smaps_rollup(pid)
+            mine = memory.setdefault(comm(pid), {"rss": 0, "pss": 0, "private": 0})
+            mine["rss"] += rollup.get("Rss", 0)
+            mine["pss"] += rollup.get("Pss", 0)
+            mine["private"] += rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0)
+        found["memory_kib"] = memory
+        found["pss_kib"] = sum(m["pss"] for m in memory.values())
+    except (RuntimeError, OSError) as exc:
+        found["error"] = str(exc)
+    finally:
+        _stop(proc)
+        found["run_s"] = time.monotonic() - began  # all of it: start, measure, stop
+        os.close(notify_r)
+        try:
+            sink.wait(30)
+        except subprocess.TimeoutExpired:
+            sink.kill()
+            sink.wait()
+    try:
+        report = parse_sink(result_file.read_text())
+    except (OSError, ValueError, IndexError) as exc:
+        found.setdefault("error", "sink: %s" % exc)
+        return found
+    if workload.kind == "latency":  # the lines of the programs that write a count of them
+        found["lines"] = sum(report["counts"].get(p.tag, 0) for p in workload.programs if p.count)
+        found["bytes"] = report["bytes"]
+    found.update(
+        mixed=report["mixed"],
+        other=report["other"],
+        latencies_us=[x for values in report["latencies_us"].values() for x in values],
+    )
+    return found
 
 
-def combine(runs: list[dict]) -> dict:
-    """One contender's repeated runs of a scenario: median rate, CPU over all, every latency."""
-    rates = sorted(r["lines"] / r["wall"] for r in runs)
-    byte_rates = sorted(r["bytes"] / r["wall"] for r in runs)
-    lines = sum(r["lines"] for r in runs)
+def _stop(proc: subprocess.Popen) -> None:
+    """End the namespace once measured: SIGKILL to its PID 1 takes every process with it.
+
+    No graceful end: nothing is measured after, and a runner may hold a backlog (honcho queues
+    a flooding program's lines without bound) or never exit (supervisord, supervisor #712).
+    """
+    for pid in descendants(proc.pid)[1:2] or [proc.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def summarize(workload: Workload, runs: dict[str, list[dict]]) -> dict[str, dict[str, Any]]:
+    """Per runner: median throughput of its good runs, CPU per line over all of them, latency
+    percentiles of all their timed lines, and what each adds to the floor's."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, all_runs in runs.items():
+        good = [r for r in all_runs if "error" not in r and r.get("wall_s", 0) > 0]
+        lines = sum(r["lines"] for r in good)
+        latencies = [x for r in good for x in r["latencies_us"]]
+        by_process: dict[str, float] = {}
+        for r in good:
+            for name, seconds in r["cpu_by_process"].items():
+                by_process[name] = by_process.get(name, 0.0) + seconds
+        out[key] = {
+            "runs": len(good),
+            "failures": [r["error"] for r in all_runs if "error" in r],
+            "lines_per_s": stats.median([r["lines"] / r["wall_s"] for r in good]),
+            "lines_per_s_min": min((r["lines"] / r["wall_s"] for r in good), default=None),
+            "lines_per_s_max": max((r["lines"] / r["wall_s"] for r in good), default=None),
+            "mb_per_s": stats.median([r["bytes"] / r["wall_s"] / 1e6 for r in good]),
+            "cpu_us_per_line": sum(r["cpu_s"] for r in good) / lines * 1e6 if lines else None,
+            "cpu_us_per_line_by_process": {n: s / lines * 1e6 for n, s in by_process.items()}
+            if lines
+            else {},
+            "latency_p50_us": stats.percentile(latencies, 50),
+            "latency_p99_us": stats.percentile(latencies, 99),
+            "latency_n": len(latencies),
+            "mixed": sum(r["mixed"] for r in good),
+            "other": sum(r["other"] for r in good),
+            "pss_mib": max((r["pss_kib"] for r in good), default=0) / 1024 or None,
+            "memory_kib": good[-1]["memory_kib"] if good else {},
+        }
+    floor = out.get("floor", {})
+    for row in out.values():
+        for pct in (50, 99):
+            mine, base = row["latency_p%d_us" % pct], floor.get("latency_p%d_us" % pct)
+            row["added_p%d_us" % pct] = None if mine is None or base is None else mine - base
+    return out
+
+
+def run_all(
+    build: Build,
+    quick: bool,
+    repeat: int,
+    tmp: Path,
+    progress: Progress,
+    only: list[str] | None = None,
+    variants: dict[str, Path] | None = None,
+    keep: list[str] | None = None,
+    cpus: set[int] | None = None,
+    latency_repeat: int = 1,
+    window: float = 0.5,
+    sink_delay_us: int = 0,
+) -> dict[str, Any]:
+    """Every workload for every runner (or those in keep): {"workloads": titles, "raw": runs,
+    "summary": figures}."""
+    everyone = [r for r in runners(build, variants) if not keep or r.key in keep]
+    chosen = [w for w in workloads(quick, window) if not only or w.name in only]
+    raw: dict[str, dict[str, list[dict]]] = {}
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    for w in chosen:
+        runs: dict[str, list[dict]] = {r.key: [] for r in everyone}
+        reps = repeat if w.kind == "throughput" else latency_repeat
+        started = time.monotonic()
+        for rep in range(reps):
+            shift = rep % len(everyone)
+            for runner in everyone[shift:] + everyone[:shift]:
+                runs[runner.key].append(
+                    run_one(runner, w, build.helpers, tmp, cpus=cpus, sink_delay_us=sink_delay_us)
+                )
+        for key, rs in runs.items():
+            for r in rs:
+                if "error" in r:
+                    progress("relay: %s, %s: %s" % (w.name, key, r["error"]))
+        progress(
+            "relay: %s: %d run(s) of %d runners, %.1f s"
+            % (w.name, reps, len(everyone), time.monotonic() - started)
+        )
+        raw[w.name] = runs
+        summary[w.name] = summarize(w, runs)
     return {
-        "contender": runs[0]["contender"],
-        "runs": len(runs),
-        "lines_per_s": rates[len(rates) // 2],
-        "bytes_per_s": byte_rates[len(byte_rates) // 2],
-        "cpu_us_per_line": sum(r["cpu"] for r in runs) / lines * 1e6,
-        "latencies": sorted(x for r in runs for x in r["latencies"]),
-        "mixed": sum(r["mixed"] for r in runs),
-        "pss_mib": max(r["pss_kib"] for r in runs) / 1024,
-        "relay_memory_kib": runs[-1].get("relay_memory_kib"),
-        "lines": lines,
+        "workloads": {w.name: {"title": w.title, "kind": w.kind} for w in chosen},
+        "runners": {r.key: {"label": r.label, "kind": r.kind, "argv": r.prefix} for r in everyone},
+        "missing": [name for name in PEERS if name not in build.multi],
+        "raw": raw,
+        "summary": summary,
     }
 
 
-def show(scenario: dict, results: list[dict]) -> None:
-    print("\n## %s" % scenario["title"])
-    floor = results[0]
-    if scenario["name"] in ("short", "long"):
-        best_peer = max(
-            (r["lines_per_s"] for r in results if r["contender"] in ("honcho", "supervisord")), default=0
-        )
-        print(
-            "%-12s %12s %9s %8s %12s %12s %8s"
-            % ("", "lines/s", "MB/s", "x floor", "x best peer", "CPU us/line", "PSS MiB")
-        )
-        for r in results:
-            print(
-                "%-12s %12s %9.1f %8.2f %12s %12.2f %8.1f"
-                % (
-                    r["contender"],
-                    fmt_int(r["lines_per_s"]),
-                    r["bytes_per_s"] / 1e6,
-                    r["lines_per_s"] / floor["lines_per_s"],
-                    "%.2f" % (r["lines_per_s"] / best_peer) if best_peer else "-",
-                    r["cpu_us_per_line"],
-                    r["pss_mib"],
-                )
-            )
-    else:
-        f50, f99 = percentile(floor["latencies"], 50), percentile(floor["latencies"], 99)
-        print("%-12s %9s %9s %11s %11s %8s" % ("", "p50 ms", "p99 ms", "added p50", "added p99", "lines"))
-        for r in results:
-            p50, p99 = percentile(r["latencies"], 50), percentile(r["latencies"], 99)
-            print(
-                "%-12s %9.3f %9.3f %11.3f %11.3f %8d"
-                % (
-                    r["contender"],
-                    p50 * 1e3,
-                    p99 * 1e3,
-                    (p50 - f50) * 1e3,
-                    (p99 - f99) * 1e3,
-                    len(r["latencies"]),
-                )
-            )
-    for r in results:
-        if r.get("mixed"):
-            print("  note: %s let %d lines mix with another program's output" % (r["contender"], r["mixed"]))
+def prepare_relay(python: str, peers: bool) -> Build:
+    """What this scenario needs alone: the helpers, pyinit pip-installed, and the peers if
+    asked for (make bench prepares them with everything else)."""
+    notes: list[str] = []
+    BUILD.mkdir(parents=True, exist_ok=True)
+    helpers = compile_helpers(BUILD / "helpers")
+    venv, site = build_venv(python, BUILD, notes)
+    multi = ensure_multi_peers(python, notes) if peers else {}
+    return Build(python, helpers, venv, site, None, None, {}, notes=notes, multi=multi)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.build import real_python
+    from bench.pidns import can_unshare
+    from bench.run import print_relay
+
     parser = argparse.ArgumentParser(prog="python -m bench.relay", description=__doc__.split("\n")[0])
-    parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="where honcho and supervisord are")
-    parser.add_argument("--quick", action="store_true", help="a quarter of the lines")
-    parser.add_argument("--only", help="comma-separated scenarios: short,long,paced,flood")
-    parser.add_argument("--contenders", default="floor,pyinit,honcho,supervisord")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each throughput scenario (median)")
+    parser.add_argument("--quick", action="store_true", help="a quarter of the latency workloads' lines")
+    parser.add_argument("--only", default="", help="comma-separated workloads: short,long,paced,flood")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each throughput workload (median)")
+    parser.add_argument(
+        "--latency-repeat", type=int, default=1, help="runs of each latency workload (pooled)"
+    )
+    parser.add_argument("--window", type=float, default=0.5, help="seconds each throughput run is counted")
+    parser.add_argument(
+        "--slow-sink-us", type=int, default=0, metavar="N", help="the sink sleeps N us after each read"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also measure pyinit run from DIR (holding the pyinit package), as row NAME",
+    )
+    parser.add_argument(
+        "--runners", default="", help="comma-separated: only these runners (floor, pyinit, ...)"
+    )
+    parser.add_argument(
+        "--pin",
+        type=int,
+        default=None,
+        metavar="CPU",
+        help="everything on this CPU (diagnosis: cost at saturation)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args(argv)
-    contenders = args.contenders.split(",")
-    peers = ensure_peers(args.venv) if {"honcho", "supervisord"} & set(contenders) else {}
-    versions = peer_versions(args.venv) if peers else {}
-    print(
-        "# relay benchmark: %s, %d CPUs, Python %s; honcho %s, supervisord %s"
-        % (
-            os.uname().release,
-            os.cpu_count(),
-            sys.version.split()[0],
-            versions.get("honcho", "-"),
-            versions.get("supervisord", "-"),
+    why = can_unshare()
+    if why:
+        print("bench.relay: %s" % why, file=sys.stderr)
+        return 1
+    variants = {}
+    for spec in args.variant:
+        name, _, path = spec.partition("=")
+        variants[name] = Path(path).resolve()
+    python = real_python(os.environ.get("BENCH_PYTHON") or str(ROOT / ".venv" / "bin" / "python"))
+    keep = [s for s in args.runners.split(",") if s]
+    build = prepare_relay(python, peers=not keep or bool(set(keep) & set(PEERS)))
+    for note in build.notes:
+        print("note: %s" % note)
+    with tempfile.TemporaryDirectory(prefix="pyinit-bench-relay-") as tmp:
+        result = run_all(
+            build,
+            args.quick,
+            args.repeat,
+            Path(tmp),
+            lambda text: print("  .. %s" % text, file=sys.stderr, flush=True),
+            [s for s in args.only.split(",") if s],
+            variants,
+            keep,
+            None if args.pin is None else {args.pin},
+            args.latency_repeat,
+            args.window,
+            args.slow_sink_us,
         )
-    )
-    print(
-        "# honcho prefixes 'HH:MM:SS name | ', supervisord writes the lines without a name, pyinit 'name | '"
-    )
-    chosen = [s for s in scenarios(args.quick) if not args.only or s["name"] in args.only.split(",")]
-    everything = {}
-    for scenario in chosen:
-        # Throughput runs are short: repeat them, contenders taking turns, and keep the median.
-        repeat = args.repeat if scenario["name"] in ("short", "long") else 1
-        runs: dict[str, list[dict]] = {c: [] for c in contenders}
-        for _ in range(repeat):
-            for contender in contenders:
-                runs[contender].append(run_one(contender, scenario, peers, timeout=60))
-        results = [combine(runs[c]) for c in contenders]
-        show(scenario, results)
-        everything[scenario["name"]] = results
-    memory = [r["relay_memory_kib"] for rs in everything.values() for r in rs if r.get("relay_memory_kib")]
-    if memory:
-        m = memory[0]
-        print(
-            "\npyinit's relay process: RSS %.1f MiB, PSS %.1f MiB, private %.1f MiB (a forked copy of pyinit)"
-            % (m["rss"] / 1024, m["pss"] / 1024, m["private"] / 1024)
-        )
-    print("CPU: on-CPU time of the contender's own processes (writers excluded), from /proc schedstat")
-    print("load average at the end: %s (wall-clock figures are only as steady as the machine)" % loadavg())
+    print_relay(result)
     if args.json:
-        for results in everything.values():
-            for r in results:
-                lat = r.pop("latencies")
-                r["latency_p50"] = percentile(lat, 50)
-                r["latency_p99"] = percentile(lat, 99)
-        args.json.write_text(json.dumps(everything, indent=1))
+        args.json.write_text(json.dumps(result, indent=1, sort_keys=True))
     return 0
 
 

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios, stats
-from bench.build import ROOT, peer_version, prepare, real_python
-from bench.contenders import MAIN, SIGNAL_GRACE, contenders
+from bench import relay, scenarios, stats
+from bench.build import ROOT, multi_versions, peer_version, prepare, real_python
+from bench.contenders import MAIN, MULTI_ONE, MULTI_TWO, SIGNAL_GRACE, contenders
 from bench.pidns import can_unshare
 
-SCENARIOS = ("startup", "signal", "stop", "idle", "reaping")
+SCENARIOS = ("startup", "signal", "stop", "idle", "relay", "reaping")
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
 
     began = time.monotonic()
     python = real_python(os.environ.get("BENCH_PYTHON") or str(ROOT / ".venv" / "bin" / "python"))
-    build = prepare(python, args.baseline)
+    build = prepare(python, args.baseline, multi="relay" in only)
     everyone = contenders(build)
     settings = scenarios.Settings.make(args.quick)
     if args.signal_gap_us is not None:
@@ -122,6 +122,10 @@ def main(argv: list[str] | None = None) -> None:
         "machine": machine(),
         "python": {"path": python, "version": version.stdout.strip()},
         "peers": {name: {"path": path, "version": peer_version(path)} for name, path in build.peers.items()},
+        "multi": {
+            name: {"path": build.multi[name], "version": version}
+            for name, version in multi_versions(build.multi).items()
+        },
         "contenders": {c.key: {"label": c.label, "argv": c.startup_argv()} for c in everyone},
         "settings": vars(settings),
         "notes": build.notes,
@@ -142,6 +146,10 @@ def main(argv: list[str] | None = None) -> None:
                 result = scenarios.stop(everyone, build, settings, Path(tmp), log)
             elif name == "idle":
                 result = scenarios.idle(everyone, build, settings, Path(tmp), log)
+            elif name == "relay":
+                result = relay.run_all(
+                    build, settings.quick, settings.relay_repeat, Path(tmp), log, window=settings.relay_window
+                )
             else:
                 result = scenarios.reaping(everyone, build, settings, Path(tmp), log)
             result["seconds"] = time.monotonic() - start
@@ -185,6 +193,8 @@ def print_header(meta: dict[str, Any]) -> None:
     )
     for name, peer in meta["peers"].items():
         print("   %s: %s (%s)" % (name, peer["path"], peer["version"]))
+    for name, peer in meta.get("multi", {}).items():
+        print("   %s %s: %s" % (name, peer["version"], peer["path"]))
     for note in meta["notes"]:
         print("   note: %s" % note)
     print()
@@ -234,6 +244,7 @@ def print_startup(result: dict[str, Any]) -> None:
     print(
         "   floor = python -I -S -c 'import os, signal'; none = unshare ... true (the namespace's own cost)"
     )
+    print_multi_startup(result)
 
 
 def print_signal(result: dict[str, Any]) -> None:
@@ -422,6 +433,126 @@ def print_stop(result: dict[str, Any]) -> None:
     print("   difference of the medians: the program's exit, the init's reaping and exit, the teardown")
 
 
+def print_relay(result: dict[str, Any]) -> None:
+    print("== 7. Several programs' output: a Procfile's two programs, their lines on one pipe read by a sink")
+    print("   each runner PID 1 of a new namespace; pyinit = `pyinit --procfile` (pyinit + its relay)")
+    labels = {key: r["label"] for key, r in result["runners"].items()}
+    for name in result.get("missing", []):
+        print("   %s: skipped (not installed: see the note above)" % name)
+    for name, workload in result["workloads"].items():
+        s = result["summary"][name]
+        print("\n   7%s. %s" % ("abcd"[list(result["workloads"]).index(name) % 4], workload["title"]))
+        floor = s.get("floor", {})
+        peers = [s[k] for k in relay.PEERS if k in s]
+        if workload["kind"] == "throughput":
+            fastest = max((r["lines_per_s"] or 0 for r in peers), default=0) or None
+            cheapest = min((r["cpu_us_per_line"] for r in peers if r["cpu_us_per_line"]), default=None)
+            rows = [
+                [
+                    labels.get(key, key),
+                    _num(row["lines_per_s"], "%.0f"),
+                    "%s-%s" % (_num(row["lines_per_s_min"], "%.0f"), _num(row["lines_per_s_max"], "%.0f")),
+                    stats.fmt_ratio(stats.ratio(row["lines_per_s"], floor.get("lines_per_s"))),
+                    stats.fmt_ratio(stats.ratio(row["lines_per_s"], fastest)),
+                    _num(row["mb_per_s"], "%.1f"),
+                    _num(row["cpu_us_per_line"]) if row["cpu_us_per_line"] and key != "floor" else "-",
+                    stats.fmt_ratio(stats.ratio(row["cpu_us_per_line"], cheapest)) if key != "floor" else "-",
+                    _num(row["pss_mib"], "%.1f"),
+                    str(row["mixed"]) if row["mixed"] else "",
+                    "%d/%d" % (row["runs"], row["runs"] + len(row["failures"])),
+                ]
+                for key, row in s.items()
+            ]
+            _table(
+                [
+                    "",
+                    "lines/s",
+                    "min-max",
+                    "x floor",
+                    "x fastest peer",
+                    "MB/s",
+                    "CPU us/line",
+                    "x cheapest peer",
+                    "PSS MiB",
+                    "mixed",
+                    "runs",
+                ],
+                rows,
+            )
+        else:
+            rows = [
+                [
+                    labels.get(key, key),
+                    _num(row["latency_p50_us"], "%.0f"),
+                    _num(row["latency_p99_us"], "%.0f"),
+                    _num(row["added_p50_us"], "%+.0f") if key != "floor" else "",
+                    _num(row["added_p99_us"], "%+.0f") if key != "floor" else "",
+                    _num(row["cpu_us_per_line"]) if key != "floor" and name != "flood" else "-",
+                    str(row["latency_n"]),
+                    str(row["mixed"]) if row["mixed"] else "",
+                ]
+                for key, row in s.items()
+            ]
+            _table(["", "p50 us", "p99 us", "added p50", "added p99", "CPU us/line", "lines", "mixed"], rows)
+        for key, row in s.items():
+            split = row.get("cpu_us_per_line_by_process") or {}
+            if key in relay.PEERS or key == "floor" or len(split) < 2:
+                continue
+            print(
+                "   %s CPU us/line by process: %s"
+                % (
+                    key,
+                    ", ".join("%s %.2f" % (n, v) for n, v in sorted(split.items(), key=lambda kv: -kv[1])),
+                )
+            )
+        for row in s.values():
+            for failure in row["failures"]:
+                print("   failed: %s" % failure)
+    relays = [
+        (name, row["memory_kib"]["pyinit-relay"])
+        for name, rows in result["summary"].items()
+        for key, row in rows.items()
+        if key == relay.MAIN and "pyinit-relay" in row.get("memory_kib", {})
+    ]
+    if relays:
+        name, m = relays[-1]
+        print(
+            "   pyinit's relay process (after %s): RSS %.1f MiB, PSS %.1f MiB, private %.1f MiB"
+            % (name, m["rss"] / 1024, m["pss"] / 1024, m["private"] / 1024)
+        )
+    print("   lines/s, MB/s: median of the runs (go -> the last line read); CPU: the runner's processes,")
+    print("   writers excluded (schedstat, every thread); latency: the writer's stamp -> the sink's read;")
+    print("   added: the runner's percentile less the floor's; mixed: lines with another's bytes inside")
+
+
+def _second(item: tuple[str, float]) -> float:
+    return -item[1]
+
+
+def print_multi_startup(result: dict[str, Any]) -> None:
+    """1b: the start-up of one and two programs from -P lines, beside `pyinit -- true`."""
+    s = result["summary"]
+    rows = [(key, s[key]) for key in (MAIN, MULTI_ONE, MULTI_TWO) if key in s]
+    if len(rows) < 2:
+        return
+    main = s.get(MAIN, {}).get("median")
+    one = s.get(MULTI_ONE, {}).get("median")
+    print("\n== 1b. Several programs: start-up until pyinit exits, the programs `true` (medians)")
+    _table(
+        ["", "median ms", "p25-p75", "- pyinit -- true", "- one -P"],
+        [
+            [
+                row["label"],
+                _num(row["median"]),
+                "%s-%s" % (_num(row["p25"]), _num(row["p75"])),
+                _num(None if row["median"] is None or main is None else row["median"] - main, "%+.2f"),
+                _num(None if row["median"] is None or one is None else row["median"] - one, "%+.2f"),
+            ]
+            for _, row in rows
+        ],
+    )
+
+
 def print_breakdown(s: dict[str, Any]) -> None:
     """Start-up, step by step: differences of same-run medians (rows that add one step each)."""
 
@@ -455,4 +586,5 @@ PRINTERS = {
     "reaping": print_reaping,
     "idle": print_idle,
     "stop": print_stop,
+    "relay": print_relay,
 }

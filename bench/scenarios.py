@@ -45,13 +45,17 @@ class Settings:
     reap_reps: int
     reap_orphans: int
     signal_block_rounds: int = 50  # rounds of one mode (pinned, unpinned) before the other's
+    relay_repeat: int = 3  # runs of each throughput workload of the relay scenario (median)
+    relay_window: float = 0.5  # seconds each of those runs is counted
     cpu: int | None = None  # the CPU of the pinned runs (None: the highest the harness may use)
 
     @classmethod
     def make(cls, quick: bool) -> Settings:
         # signal_rounds and stop_reps are per mode: each runs pinned and unpinned.
         if quick:
-            return cls(True, 8, 200, 300, 4, 3.0, 1, 20000, signal_block_rounds=50)
+            return cls(
+                True, 8, 200, 300, 4, 3.0, 1, 20000, signal_block_rounds=50, relay_repeat=1, relay_window=0.2
+            )
         return cls(False, 100, 1500, 300, 30, 10.0, 7, 20000, signal_block_rounds=50)
 
 

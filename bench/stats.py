@@ -337,6 +337,78 @@ def evaluate(results: dict[str, Any], main: str = "pyinit") -> list[Verdict]:
             memory.get(BASELINE, {}).get("rss_kib"),
         )
     )
+    return verdicts + evaluate_multi(results, main)
+
+
+#: Issue 17's targets for several programs: the relay at least as fast as the faster of honcho
+#: and supervisord (lines/s, ratio >= 1), under 1 ms added latency per line at p99, and two
+#: programs started within 2 ms of one.
+RELAY_PEERS = ("honcho", "supervisord")
+RELAY_ADDED_P99_US = 1000.0
+MULTI_STARTUP_MS = 2.0
+
+
+def evaluate_multi(results: dict[str, Any], main: str = "pyinit") -> list[Verdict]:
+    """Issue 17's verdicts: the relay scenario's summary (per workload, per runner) and the
+    start-up of one and two programs from -P lines (the start-up scenario's rows)."""
+    verdicts: list[Verdict] = []
+    relay = results.get("relay", {}).get("summary", {})
+    for name in ("short", "long"):
+        rows = relay.get(name, {})
+        mine = rows.get(main, {}).get("lines_per_s")
+        peers = {k: rows[k]["lines_per_s"] for k in RELAY_PEERS if rows.get(k, {}).get("lines_per_s")}
+        target = "relay throughput >= the faster of honcho and supervisord, %s lines" % name
+        if mine is None or not peers:
+            verdicts.append(Verdict(target, None, "not measured"))
+            continue
+        fastest = max(peers, key=lambda k: peers[k])
+        found = mine / peers[fastest]
+        verdicts.append(
+            Verdict(
+                target,
+                found >= 1.0,
+                "%s / %s = %s (%.0f against %.0f lines/s)"
+                % (main, fastest, fmt_ratio(found), mine, peers[fastest]),
+            )
+        )
+    for name, reported in (("paced", False), ("flood", True)):
+        row = relay.get(name, {}).get(main, {})
+        added = row.get("added_p99_us")
+        target = "relay added latency p99 < %.0f ms, %s" % (
+            RELAY_ADDED_P99_US / 1000,
+            "one program flooding" if name == "flood" else "lines paced 1 ms apart",
+        )
+        if reported:
+            target = "(reported) " + target
+        verdicts.append(
+            Verdict(
+                target,
+                None if added is None else added < RELAY_ADDED_P99_US,
+                "not measured"
+                if added is None
+                else "%s p99 %.0f us, the floor's %.0f: %+.0f us"
+                % (main, row["latency_p99_us"], row["latency_p99_us"] - added, added),
+            )
+        )
+    startup = results.get("startup", {}).get("summary", {})
+    one = startup.get("pyinit-P1", {}).get("median")
+    two = startup.get("pyinit-P2", {}).get("median")
+    plain = startup.get(main, {}).get("median")
+    for target, base, what in (
+        ("two programs start within %.0f ms of one (-P a, -P b against -P a)", one, "-P a"),
+        ("(reported) two programs start within %.0f ms of `pyinit -- true`", plain, "pyinit -- true"),
+    ):
+        target = target % MULTI_STARTUP_MS
+        if two is None or base is None:
+            verdicts.append(Verdict(target, None, "not measured"))
+        else:
+            verdicts.append(
+                Verdict(
+                    target,
+                    two - base <= MULTI_STARTUP_MS,
+                    "two %.2f ms, %s %.2f ms: %+.2f ms" % (two, what, base, two - base),
+                )
+            )
     return verdicts
 
 

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -17,7 +18,7 @@ from support import BASE_ENV, PYINIT, ROOT, UNSHARE, needs_pidns
 
 sys.path.insert(0, str(ROOT))  # bench/ is not an installed package
 
-from bench import stats, trace
+from bench import relay, stats, trace
 from bench.build import compile_helpers
 from bench.pidns import Fifo
 
@@ -274,3 +275,207 @@ def test_reaploop_helper_reaps_every_zombie(tmp_path):
     done = subprocess.run([helpers["reaploop"], "100"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr  # it exits 1 unless it reaped exactly 100
     assert float(done.stdout) > 0
+
+
+# --- issue 17: several programs (the relay scenario, the start-up of two programs) -------------
+
+
+def _needs_gcc():
+    if shutil.which("gcc") is None and shutil.which("cc") is None:
+        pytest.skip("needs gcc to build the benchmark's helpers")
+
+
+def test_parse_sink_reads_counts_and_latencies():
+    text = "done 123\nbytes 640\nlines 5\nother 1\nmixed 2\ncount web 3\ncount worker 2\n"
+    text += "lat web 1500\nlat web 2500\nlat worker 1000\n"
+    found = relay.parse_sink(text)
+    assert found["done"] == 123 and found["lines"] == 5 and found["mixed"] == 2 and found["other"] == 1
+    assert found["counts"] == {"web": 3, "worker": 2}
+    assert found["latencies_us"] == {"web": [1.5, 2.5], "worker": [1.0]}
+
+
+def _run(key, lines, wall, cpu, latencies=(), by_process=None):
+    return {
+        "runner": key,
+        "lines": lines,
+        "bytes": lines * 60,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "cpu_by_process": by_process or {key: cpu},
+        "latencies_us": list(latencies),
+        "mixed": 0,
+        "other": 0,
+        "pss_kib": 2048,
+        "memory_kib": {},
+    }
+
+
+def test_summarize_takes_the_median_rate_the_cpu_per_line_and_what_a_runner_adds_to_the_floor():
+    workload = relay.workloads(quick=True)[0]
+    runs = {
+        "floor": [_run("floor", 1000, 1.0, 0.0, latencies=[10.0] * 99 + [100.0])],
+        "pyinit": [
+            _run("pyinit", 1000, 2.0, 0.001, latencies=[30.0] * 100, by_process={"pyinit-relay": 0.001}),
+            _run("pyinit", 1000, 0.5, 0.003, by_process={"pyinit-relay": 0.002, "pyinit": 0.001}),
+            _run("pyinit", 1000, 1.0, 0.002),
+            {"runner": "pyinit", "error": "pyinit: lines missing after 60 s"},
+        ],
+    }
+    s = relay.summarize(workload, runs)
+    mine = s["pyinit"]
+    assert mine["runs"] == 3 and mine["failures"] == ["pyinit: lines missing after 60 s"]
+    assert mine["lines_per_s"] == 1000.0  # the median of 500, 2000 and 1000
+    assert mine["cpu_us_per_line"] == pytest.approx(2.0)  # 6 ms over 3,000 lines
+    assert mine["cpu_us_per_line_by_process"]["pyinit-relay"] == pytest.approx(1.0)
+    assert mine["latency_p50_us"] == 30.0 and s["floor"]["latency_p99_us"] == 10.0
+    assert mine["added_p50_us"] == 20.0 and mine["added_p99_us"] == 20.0
+    assert s["floor"]["added_p50_us"] == 0.0
+
+
+def _relay_summary(pyinit_rate, honcho_rate, supervisord_rate, added_p99):
+    rows = {
+        "pyinit": {"lines_per_s": pyinit_rate, "added_p99_us": added_p99, "latency_p99_us": added_p99 + 50},
+        "honcho": {"lines_per_s": honcho_rate},
+        "supervisord": {"lines_per_s": supervisord_rate},
+    }
+    return {"summary": {"short": rows, "long": rows, "paced": rows, "flood": rows}}
+
+
+def test_relay_verdicts_against_the_faster_peer_and_one_ms_of_latency():
+    results = _results(relay=_relay_summary(900.0, 50.0, 1000.0, 400.0))
+    by_target = {v.target: v for v in stats.evaluate(results)}
+    short = by_target["relay throughput >= the faster of honcho and supervisord, short lines"]
+    assert short.word == "MISS" and "pyinit / supervisord = 0.90x" in short.detail
+    paced = by_target["relay added latency p99 < 1 ms, lines paced 1 ms apart"]
+    assert paced.word == "PASS" and "+400 us" in paced.detail
+    assert by_target["(reported) relay added latency p99 < 1 ms, one program flooding"].word == "PASS"
+    results = _results(relay=_relay_summary(1000.0, 50.0, 1000.0, 1500.0))
+    by_target = {v.target: v for v in stats.evaluate(results)}
+    assert by_target["relay throughput >= the faster of honcho and supervisord, long lines"].word == "PASS"
+    assert by_target["relay added latency p99 < 1 ms, lines paced 1 ms apart"].word == "MISS"
+
+
+def test_relay_verdicts_without_the_peers_are_not_measured():
+    results = _results(relay={"summary": {"short": {"pyinit": {"lines_per_s": 10.0}}}})
+    by_target = {v.target: v for v in stats.evaluate(results)}
+    assert by_target["relay throughput >= the faster of honcho and supervisord, short lines"].word == "n/a "
+
+
+def test_two_programs_start_within_two_ms_of_one():
+    results = _results()
+    startup = results["startup"]["summary"]
+    startup["pyinit-P1"] = {"median": 20.0}
+    startup["pyinit-P2"] = {"median": 21.5}
+    by_target = {v.target: v for v in stats.evaluate(results)}
+    two = by_target["two programs start within 2 ms of one (-P a, -P b against -P a)"]
+    assert two.word == "PASS" and "+1.50 ms" in two.detail
+    plain = by_target["(reported) two programs start within 2 ms of `pyinit -- true`"]
+    assert plain.word == "MISS" and "+4.50 ms" in plain.detail  # against 17.0
+    startup["pyinit-P2"] = {"median": 22.5}
+    by_target = {v.target: v for v in stats.evaluate(results)}
+    assert by_target["two programs start within 2 ms of one (-P a, -P b against -P a)"].word == "MISS"
+
+
+def test_every_runner_gets_the_same_programs(tmp_path):
+    """The floor starts them itself; pyinit and honcho read one Procfile; supervisord one
+    [program:x] each, its lines on its stdout, never restarted."""
+    commands = [("web", "exec w1"), ("worker", "exec 'w 2'")]
+    floor = relay.Runner("floor", "floor", "floor", []).argv(tmp_path, commands)
+    assert floor == ["/bin/sh", "-c", "exec w1 & exec 'w 2' & wait"]
+    pyinit = relay.Runner("pyinit", "pyinit", "pyinit", ["/venv/bin/pyinit"]).argv(tmp_path, commands)
+    assert pyinit == ["/venv/bin/pyinit", "--procfile", str(tmp_path / "Procfile")]
+    assert (tmp_path / "Procfile").read_text() == "web: exec w1\nworker: exec 'w 2'\n"
+    honcho = relay.Runner("honcho", "honcho", "peer", ["/v/honcho"]).argv(tmp_path, commands)
+    assert honcho == ["/v/honcho", "--no-colour", "-f", str(tmp_path / "Procfile"), "start"]
+    supervisord = relay.Runner("supervisord", "s", "peer", ["/v/supervisord"]).argv(tmp_path, commands)
+    assert supervisord == ["/v/supervisord", "-c", str(tmp_path / "supervisord.conf")]
+    conf = (tmp_path / "supervisord.conf").read_text()
+    assert "[program:worker]\ncommand=/bin/sh -c 'exec '\"'\"'w 2'\"'\"''\n" in conf
+    assert conf.count("stdout_logfile=/dev/stdout") == 2 and conf.count("autorestart=false") == 2
+
+
+def test_linesink_counts_whole_mixed_and_other_lines(tmp_path):
+    """The relay scenario's reader, on crafted input: a line cut by another's bytes is mixed,
+    every marker still counts, and it says so the moment the lines are all there."""
+    _needs_gcc()
+    helpers = compile_helpers(tmp_path / "helpers")
+    good = b"web | @@ web 0 100 xxxx\n"
+    cut = b"@@ web 1 100 xx@@ worker 0 100 xxxx\n"  # worker's line inside web's
+    rest = b"xxxxxxxxxx\n"  # the rest of web's line: padding, no marker
+    mine = b"system | web started\n"
+    notify_r, notify_w = os.pipe()
+    result = tmp_path / "result"
+    done = subprocess.run(
+        [helpers["linesink"], str(result), str(notify_w), "web:2:4:1", "worker:1:4:0"],
+        input=mine + good + cut + rest,
+        pass_fds=(notify_w,),
+        timeout=60,
+    )
+    os.close(notify_w)
+    assert done.returncode == 0
+    assert len(os.read(notify_r, 8)) == 8  # done: both of web's markers and worker's counted
+    os.close(notify_r)
+    found = relay.parse_sink(result.read_text())
+    assert found["counts"] == {"web": 2, "worker": 1}
+    assert found["lines"] == 3 and found["mixed"] == 2 and found["other"] == 1
+    assert len(found["latencies_us"]["web"]) == 1  # the whole line's only
+
+
+def test_linewriter_lines_reach_linesink_whole_and_stamped(tmp_path):
+    _needs_gcc()
+    helpers = compile_helpers(tmp_path / "helpers")
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    result = tmp_path / "result"
+    notify_r, notify_w = os.pipe()
+    sink = subprocess.Popen(
+        [helpers["linesink"], str(result), str(notify_w), "w:500:100:1"],
+        stdin=subprocess.PIPE,
+        pass_fds=(notify_w,),
+    )
+    os.close(notify_w)
+    writer = subprocess.Popen(
+        [helpers["linewriter"], "flood", "w", "500", "100", "0", str(ready)], stdout=sink.stdin
+    )
+    sink.stdin.close()
+    try:
+        deadline = time.monotonic() + 30
+        while not (ready / "w").exists():
+            assert time.monotonic() < deadline, "the writer never got ready"
+            time.sleep(0.01)
+        writer.send_signal(signal.SIGUSR1)  # go
+        assert len(os.read(notify_r, 8)) == 8  # the sink has all 500
+        writer.send_signal(signal.SIGUSR1)  # quit
+        assert writer.wait(timeout=30) == 0
+        assert sink.wait(timeout=30) == 0
+    finally:
+        os.close(notify_r)
+        for proc in (writer, sink):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    found = relay.parse_sink(result.read_text())
+    assert found["counts"] == {"w": 500} and found["mixed"] == 0 and found["other"] == 0
+    assert len(found["latencies_us"]["w"]) == 500 and min(found["latencies_us"]["w"]) > 0
+
+
+def test_the_relay_scenario_runs_the_floor_and_pyinit_as_pid_1(tmp_path):
+    """One short and one paced workload, end to end, with pyinit from this tree (no peers, no
+    install): every line counted, none mixed, pyinit's relay measured apart."""
+    needs_pidns()
+    _needs_gcc()
+    helpers = compile_helpers(tmp_path / "helpers")
+    runners = [
+        relay.Runner("floor", "floor", "floor", []),
+        relay.Runner("pyinit", "pyinit", "pyinit", relay.variant_prefix(sys.executable, ROOT)),
+    ]
+    chosen = {w.name: w for w in relay.workloads(quick=True, window=0.2)}
+    for runner in runners:
+        found = relay.run_one(runner, chosen["short"], helpers, tmp_path)  # counted over 0.2 s
+        assert "error" not in found, found
+        assert found["lines"] > 0 and found["bytes"] >= 50 * found["lines"] and found["mixed"] == 0
+        assert found["wall_s"] == pytest.approx(0.2, abs=0.2)
+        found = relay.run_one(runner, chosen["paced"], helpers, tmp_path)  # 2 x 250 lines
+        assert "error" not in found, found
+        assert found["lines"] == 500 and found["mixed"] == 0 and len(found["latencies_us"]) == 500
+    assert "pyinit-relay" in found["cpu_by_process"] and "pyinit-relay" in found["memory_kib"]

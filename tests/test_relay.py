@@ -8,7 +8,6 @@ comes out.  Waits poll with generous deadlines; nothing asserts on a duration.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import signal
 import struct
@@ -604,21 +603,3 @@ def test_start_refuses_no_names_or_a_name_twice():
         relay.start([])
     with pytest.raises(ValueError):
         relay.start(["a", "a"])
-
-
-def test_the_relay_benchmark_runs_the_floor_and_pyinit(tmp_path):
-    """bench/relay.py end to end, without the peers (no install): every line counted, none mixed."""
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.relay", "--quick", "--repeat", "1", "--only", "short,paced"]
-        + ["--contenders", "floor,pyinit", "--json", str(tmp_path / "relay.json")],
-        cwd=str(ROOT),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    figures = json.loads((tmp_path / "relay.json").read_text())
-    for scenario, lines in (("short", 25000), ("paced", 500)):
-        pyinit = figures[scenario][1]
-        assert pyinit["contender"] == "pyinit" and pyinit["lines"] == lines and pyinit["mixed"] == 0
-    assert "pyinit's relay process: RSS" in out.stdout
