@@ -33,7 +33,7 @@ Guarantees:
 - A stdout and a stderr of one program are two pipes: lines keep their order within each
   stream, not across the two.
 - A slow reader of pyinit's stdout slows everything written to stdout, as with any pipe: past
-  HIGH_WATER (256 KiB) of unwritten output the relay stops reading the pipes that feed that
+  HIGH_WATER (64 KiB) of unwritten output the relay stops reading the pipes that feed that
   stream, so those programs wait in write(2) -- and the other stream goes on.  A stream whose
   reader is gone (EPIPE; SIGPIPE is blocked) or that is closed is dropped from then on: the
   relay keeps reading and discards, so no program ever blocks on a dead stream.
@@ -58,7 +58,7 @@ from .signals import signal  # the C module: see signals.py
 
 READ_SIZE = 1 << 16  # one read per ready pipe per round: a whole default pipe buffer
 LINE_MAX = 1 << 20  # bytes of one line held before it is emitted in pieces
-HIGH_WATER = 1 << 18  # unwritten bytes for one stream before its pipes stop being read
+HIGH_WATER = 1 << 16  # unwritten bytes for one stream before its pipes stop being read
 PIPE_BUF = 4096  # the most one write(2) may carry to a pipe and still never block after POLLOUT
 IOV_MAX = 1024  # buffers per writev(2) (Linux's UIO_MAXIOV)
 SEPARATOR = " | "
