@@ -94,24 +94,33 @@ def rootless() -> bool:
     return "rootless" in cli("info", "--format", "{{.SecurityOptions}}").stdout
 
 
-def build_images() -> None:
-    """The two example images, from this checkout (so the tests run the code under test)."""
+def build_image(
+    dockerfile: Path, tag: str, context: Path = ROOT, build_args: dict[str, str] | None = None
+) -> None:
+    """`build` dockerfile into tag, from context (this checkout by default: the code under test)."""
     # Podman's RUN steps would share the host's network (Docker's have none here): no network.
     network = ("--network", "none") if ENGINE == "podman" else ()
+    args: list[str] = []
+    for name, value in sorted((build_args or {}).items()):
+        args += ["--build-arg", "%s=%s" % (name, value)]
+    cli(
+        "build",
+        "--quiet",
+        *network,
+        *args,
+        "--file",
+        str(dockerfile),
+        "--tag",
+        tag,
+        str(context),
+        timeout=600,
+    )
+
+
+def build_images() -> None:
+    """The two example images, from this checkout (so the tests run the code under test)."""
     for dockerfile, tag in (("Dockerfile", APP_IMAGE), ("Dockerfile.entrypoint", ENTRYPOINT_IMAGE)):
-        cli(
-            "build",
-            "--quiet",
-            *network,
-            "--build-arg",
-            "BASE=%s" % BASE_IMAGE,
-            "--file",
-            str(ROOT / "docker" / dockerfile),
-            "--tag",
-            tag,
-            str(ROOT),
-            timeout=600,
-        )
+        build_image(ROOT / "docker" / dockerfile, tag, build_args={"BASE": BASE_IMAGE})
 
 
 def new_name() -> str:
@@ -127,6 +136,11 @@ class Container:
     def logs(self) -> str:
         result = cli("logs", self.name, check=False)
         return result.stdout + result.stderr
+
+    def streams(self) -> tuple[str, str]:
+        """The container's stdout and its stderr, apart."""
+        result = cli("logs", self.name)
+        return result.stdout, result.stderr
 
     def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
         wait_until(
