@@ -151,6 +151,20 @@ class Container:
         )
         assert text in self.logs(), "%s ended before logging %r: %s" % (self.name, text, self.logs())
 
+    def has_line(self, line: str) -> bool:
+        """Whether the logs hold this exact line (not just the text: pyinit's JSON log quotes the
+        command, and a program's source may hold the line it prints)."""
+        return line in self.logs().splitlines()
+
+    def wait_for_line(self, line: str, timeout: float = 60.0) -> None:
+        wait_until(
+            lambda: self.has_line(line) or not self.running(),
+            timeout,
+            interval=0.1,
+            message="the line %r in the logs of %s" % (line, self.name),
+        )
+        assert self.has_line(line), "%s ended before logging %r: %s" % (self.name, line, self.logs())
+
     def inspect(self, template: str) -> str:
         """`inspect --format TEMPLATE`, stripped."""
         return cli("inspect", "--format", template, self.name).stdout.strip()
