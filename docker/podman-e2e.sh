@@ -7,9 +7,10 @@
 #
 # Set-up, as root: the Debian packages (podman, runc, conmon, uidmap, catatonit, debootstrap),
 # an ordinary user for the rootless engine ($PYINIT_PODMAN_USER, default pyinit-podman, with
-# subordinate ids in /etc/subuid and /etc/subgid), a bookworm root filesystem with python3 and
-# procps and, in that user's image store, the base image imported from it.  No daemon: podman runs per command, as that user, through the wrapper $W/bin/podman
-# (setpriv to the user; HOME, XDG_RUNTIME_DIR and the engine's configuration under $W).
+# subordinate ids in /etc/subuid and /etc/subgid), a bookworm root filesystem with python3,
+# procps, pip and venv and, in that user's image store, the base image imported from it.  No
+# daemon: podman runs per command, as that user, through the wrapper $W/bin/podman (setpriv to
+# the user; HOME, XDG_RUNTIME_DIR and the engine's configuration under $W).
 # Containers get no network (`netns = "none"`): there is no usable /dev/net/tun for slirp4netns.
 #
 # Everything lives in $PYINIT_PODMAN_DIR (default /tmp/pyinit-podman).  The root filesystem and
@@ -193,9 +194,11 @@ unmount_below() {
     while read -r target; do umount -l "$target" || true; done
 }
 
-# A complete $SUITE root with python3: the one docker/e2e.sh made, if any.
+# A complete $SUITE root with python3 and pip (tests/e2e/pipimage.py installs pyinit with it):
+# the one docker/e2e.sh made, if any.
 is_our_root() {
   [ -f "$1/.pyinit-complete" ] && [ -x "$1/usr/bin/python3" ] &&
+    [ -f "$1/usr/lib/python3/dist-packages/pip/__init__.py" ] &&
     grep -qx "VERSION_CODENAME=$SUITE" "$1/etc/os-release" 2>/dev/null
 }
 
@@ -210,11 +213,11 @@ make_rootfs() {
   fi
   local mirror t
   mirror=$(debian_mirror)
-  say "debootstrap $SUITE (minbase + python3, procps) from $mirror: 1-3 minutes"
+  say "debootstrap $SUITE (minbase + python3, procps, pip, venv) from $mirror: 1-3 minutes"
   unmount_below "$W/rootfs.tmp"
   rm -rf --one-file-system "$W/rootfs.tmp" "$W/rootfs"
   t=$(now)
-  if ! timeout 1200 debootstrap --variant=minbase --include=python3,procps "$SUITE" \
+  if ! timeout 1200 debootstrap --variant=minbase --include=python3,procps,python3-pip,python3-venv "$SUITE" \
     "$W/rootfs.tmp" "$mirror" >"$W/debootstrap.log" 2>&1; then
     unmount_below "$W/rootfs.tmp"
     tail -n 20 "$W/debootstrap.log" >&2

@@ -94,24 +94,33 @@ def rootless() -> bool:
     return "rootless" in cli("info", "--format", "{{.SecurityOptions}}").stdout
 
 
-def build_images() -> None:
-    """The two example images, from this checkout (so the tests run the code under test)."""
+def build_image(
+    dockerfile: Path, tag: str, context: Path = ROOT, build_args: dict[str, str] | None = None
+) -> None:
+    """`build` dockerfile into tag, from context (this checkout by default: the code under test)."""
     # Podman's RUN steps would share the host's network (Docker's have none here): no network.
     network = ("--network", "none") if ENGINE == "podman" else ()
+    args: list[str] = []
+    for name, value in sorted((build_args or {}).items()):
+        args += ["--build-arg", "%s=%s" % (name, value)]
+    cli(
+        "build",
+        "--quiet",
+        *network,
+        *args,
+        "--file",
+        str(dockerfile),
+        "--tag",
+        tag,
+        str(context),
+        timeout=600,
+    )
+
+
+def build_images() -> None:
+    """The two example images, from this checkout (so the tests run the code under test)."""
     for dockerfile, tag in (("Dockerfile", APP_IMAGE), ("Dockerfile.entrypoint", ENTRYPOINT_IMAGE)):
-        cli(
-            "build",
-            "--quiet",
-            *network,
-            "--build-arg",
-            "BASE=%s" % BASE_IMAGE,
-            "--file",
-            str(ROOT / "docker" / dockerfile),
-            "--tag",
-            tag,
-            str(ROOT),
-            timeout=600,
-        )
+        build_image(ROOT / "docker" / dockerfile, tag, build_args={"BASE": BASE_IMAGE})
 
 
 def new_name() -> str:
@@ -128,6 +137,11 @@ class Container:
         result = cli("logs", self.name, check=False)
         return result.stdout + result.stderr
 
+    def streams(self) -> tuple[str, str]:
+        """The container's stdout and its stderr, apart."""
+        result = cli("logs", self.name)
+        return result.stdout, result.stderr
+
     def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
         wait_until(
             lambda: text in self.logs() or not self.running(),
@@ -136,6 +150,20 @@ class Container:
             message="%r in the logs of %s" % (text, self.name),
         )
         assert text in self.logs(), "%s ended before logging %r: %s" % (self.name, text, self.logs())
+
+    def has_line(self, line: str) -> bool:
+        """Whether the logs hold this exact line (not just the text: pyinit's JSON log quotes the
+        command, and a program's source may hold the line it prints)."""
+        return line in self.logs().splitlines()
+
+    def wait_for_line(self, line: str, timeout: float = 60.0) -> None:
+        wait_until(
+            lambda: self.has_line(line) or not self.running(),
+            timeout,
+            interval=0.1,
+            message="the line %r in the logs of %s" % (line, self.name),
+        )
+        assert self.has_line(line), "%s ended before logging %r: %s" % (self.name, line, self.logs())
 
     def inspect(self, template: str) -> str:
         """`inspect --format TEMPLATE`, stripped."""

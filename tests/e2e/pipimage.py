@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from e2e.dockerlib import BASE_IMAGE, ROOT
+from e2e.dockerlib import BASE_IMAGE, ENGINE, ROOT, build_image
 from e2e.dockerlib import cli as docker
 
 VENV_IMAGE = "pyinit-e2e/pip-venv:test"  # /opt/venv, its bin first in PATH
@@ -55,6 +55,11 @@ ENTRYPOINT ["pyinit", "--"]
 """
 
 _SOURCES = ("pyinit", "pyproject.toml", "README.md", "LICENSE")
+#: Which script sets each engine up, and where it caches the root filesystem.
+_SETUP = {
+    "docker": ("docker/e2e.sh", "$PYINIT_DOCKER_DIR"),
+    "podman": ("docker/podman-e2e.sh", "$PYINIT_PODMAN_DIR (or $PYINIT_DOCKER_DIR, whose root it imports)"),
+}
 
 
 def _build_wheel(into: Path) -> Path:
@@ -95,16 +100,18 @@ def build() -> tuple[str, str]:
     if docker(
         "run", "--rm", "--entrypoint", "python3", BASE_IMAGE, "-m", "pip", "--version", check=False
     ).returncode:
+        script, folder = _SETUP[ENGINE]
         raise AssertionError(
-            "%s has no pip: docker/e2e.sh puts python3-pip and python3-venv into the root filesystem; "
-            "a root cached from before that lacks them (remove $PYINIT_DOCKER_DIR/rootfs and run "
-            "`docker/e2e.sh down`, `docker rmi %s`, then `docker/e2e.sh up` again)" % (BASE_IMAGE, BASE_IMAGE)
+            "%s has no pip: %s puts python3-pip and python3-venv into the root filesystem; a root "
+            "cached from before that lacks them (remove %s/rootfs, `%s rmi %s`, then run %s again)"
+            % (BASE_IMAGE, script, folder, ENGINE, BASE_IMAGE, script)
         )
     with tempfile.TemporaryDirectory(prefix="pyinit-pip-image-") as directory:
         context = Path(directory)
+        context.chmod(0o755)  # the build context of a rootless engine's user too
         _build_wheel(context)
         for tag, install in _INSTALL.items():
             dockerfile = context / ("Dockerfile." + tag.split("/")[1].split(":")[0])
             dockerfile.write_text(_DOCKERFILE.format(base=BASE_IMAGE, install=install))
-            docker("build", "--quiet", "--file", str(dockerfile), "--tag", tag, str(context), timeout=600)
+            build_image(dockerfile, tag, context)
     return VENV_IMAGE, SYSTEM_IMAGE

@@ -1,6 +1,8 @@
 """Real containers, real defaults (issue 14): what `docker stop`, `docker kill`, a memory limit
-and an application's Python environment do to pyinit as PID 1, compared with tini
-(`docker run --init`) in the same engine where tini sets the bar.
+and an application's Python environment do to pyinit as PID 1, compared with the engine's own
+init (`docker run --init`: tini; `podman run --init`: catatonit) in the same engine where it sets
+the bar.  Every test runs under both engines but the memory limit's and the start-up window's
+measurement (rootless Podman on cgroup v1 ignores --memory and --cpus).
 
 1. Reload is not stop: HUP, USR1, USR2 and WINCH are forwarded and never start the grace period;
    TERM, INT and QUIT do.
@@ -8,12 +10,14 @@ and an application's Python environment do to pyinit as PID 1, compared with tin
    `[pyinit] warning:` line at the default verbosity; a clean run prints nothing; one verbosity
    scale; nonsense settings are refused with one line and 125.
 3. No waiting on what cannot or will not stop: a daemon ignoring SIGTERM, or a process pyinit may
-   not signal, costs no more time than under tini; one that handles SIGTERM gets its time.
+   not signal, costs no more time than under the engine's init; one that handles SIGTERM gets
+   its time.
 4. One stop, one SIGTERM, also through a non-exec shell wrapper.
 5. PID 1 runs none of the application's Python start-up code (sitecustomize, .pth, user site,
    PYTHON* variables), also when installed with pip and started by pip's console script.
 6. pyinit is not the OOM killer's victim.
-7. A `docker stop` right after `docker run -d` is not lost.
+7. A `docker stop` right after `docker run -d`: the launcher's python starts with every signal
+   blocked (deterministic); how often such a stop is lost is measured, for the REPORT.
 
 Programs run from tests/e2e/apps.py and tests/e2e/agent/, bind-mounted read-only.
 """
@@ -22,33 +26,38 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import signal
 import statistics
+import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from e2e import pipimage
-from e2e.dockerlib import APP_IMAGE, LABEL, REPORT, Container, Containers, new_name, run
+from e2e.dockerlib import APP_IMAGE, BUILTIN_INIT, ENGINE, LABEL, REPORT, Container, Containers, new_name, run
 from e2e.dockerlib import cli as docker
 from support import wait_until
 
-pytestmark = pytest.mark.docker
+pytestmark = pytest.mark.docker  # and podman, test by test
 
 HERE = Path(__file__).resolve().parent
 AGENT = HERE / "agent"
 APPS = ("--volume", "%s:/e2e/apps.py:ro" % (HERE / "apps.py"))
 GRACE_1 = ("--env", "PYINIT_GRACE=1")
 JSON_LOG = ("--env", "PYINIT_LOG_FORMAT=json")
+INIT = "--init"  # the engine's own init, BUILTIN_INIT: tini (Docker) or catatonit (Podman)
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
 
 def start_app(containers: Containers, init: str, *args: str, options: tuple[str, ...] = ()) -> Container:
-    """`python3 apps.py ARGS` under init: "pyinit" (the image's ENTRYPOINT) or "tini" (--init)."""
-    if init == "tini":
+    """`python3 apps.py ARGS` under init: "pyinit" (the image's ENTRYPOINT) or INIT (--init)."""
+    if init == INIT:
         return containers.start(
             APP_IMAGE, "/e2e/apps.py", *args, options=APPS + ("--init", "--entrypoint", "python3") + options
         )
@@ -94,21 +103,33 @@ def wait_for_count(container: Container, text: str, count: int) -> None:
 
 def ready_or_ended(container: Container) -> bool:
     """Wait until the program printed READY or the container ended; whether it is READY."""
-    wait_until(lambda: "READY" in container.logs() or not container.running(), 60, interval=0.2)
-    return "READY" in container.logs()
+    wait_until(lambda: container.has_line("READY") or not container.running(), 60, interval=0.2)
+    return container.has_line("READY")
 
 
-def compare_with_tini(what: str, results: dict[str, tuple[float, int]]) -> None:
+def report(line: str) -> None:
+    """A line for the measurements at the end of the run, in the engine's own words."""
+    line = line.replace("docker ", ENGINE + " ")
+    REPORT.append(line)
+    print(line)
+
+
+def label(init: str) -> str:
+    """How an init is named in the REPORT lines."""
+    return BUILTIN_INIT if init == INIT else init
+
+
+def compare_with_init(what: str, results: dict[str, tuple[float, int]]) -> None:
     """One REPORT line: each init's time and status."""
-    line = "%s: tini %.2f s, exit %d; pyinit %.2f s, exit %d" % (
+    line = "%s: %s %.2f s, exit %d; pyinit %.2f s, exit %d" % (
         what,
-        results["tini"][0],
-        results["tini"][1],
+        BUILTIN_INIT,
+        results[INIT][0],
+        results[INIT][1],
         results["pyinit"][0],
         results["pyinit"][1],
     )
-    REPORT.append(line)
-    print(line)
+    report(line)
 
 
 # --- 1. reload is not stop ----------------------------------------------------------------------
@@ -116,13 +137,15 @@ def compare_with_tini(what: str, results: dict[str, tuple[float, int]]) -> None:
 RELOADS = ("HUP", "USR1", "USR2", "WINCH")
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("where", ["pid1", "under-tini"])
+@pytest.mark.parametrize("where", ["pid1", "under-init"])
 def test_reload_signals_are_forwarded_and_never_start_the_grace_period(containers, where):
-    # under-tini: `docker run --init` on an image whose ENTRYPOINT is pyinit (tini forwards to it)
-    options = GRACE_1 + JSON_LOG + (("--init",) if where == "under-tini" else ())
+    # under-init: `docker run --init` on an image whose ENTRYPOINT is pyinit (tini or catatonit
+    # forwards to it)
+    options = GRACE_1 + JSON_LOG + (("--init",) if where == "under-init" else ())
     container = start_app(containers, "pyinit", "reload", options=options)
-    container.wait_for_log("READY")
+    container.wait_for_line("READY")
     container.kill("HUP")
     container.wait_for_log("got SIGHUP")
     hups = [e for e in events(container.logs()) if e["event"] == "forwarded" and e.get("signo") == 1]
@@ -155,11 +178,12 @@ IGNORES_INT_QUIT = (
 )
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", ["INT", "QUIT"])
 def test_int_and_quit_stay_stop_signals_ending_in_sigkill_after_the_grace_period(containers, name):
     container = containers.start(APP_IMAGE, "python3", "-c", IGNORES_INT_QUIT, options=GRACE_1 + JSON_LOG)
-    container.wait_for_log("READY")
+    container.wait_for_line("READY")
     container.kill(name)
     assert container.exit_code() == 137, container.logs()
     kinds = [e["event"] for e in events(container.logs())]
@@ -169,12 +193,13 @@ def test_int_and_quit_stay_stop_signals_ending_in_sigkill_after_the_grace_period
 # --- 2. never kill in silence -------------------------------------------------------------------
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(120)
 def test_a_clean_run_and_a_clean_stop_print_nothing_of_pyinits_own(containers):
     result = run(APP_IMAGE, "sh", "-c", "echo out; echo err >&2")
     assert (result.returncode, result.stdout, result.stderr) == (0, "out\n", "err\n")
     container = start_app(containers, "pyinit", "cleanup", "0")
-    container.wait_for_log("READY")
+    container.wait_for_line("READY")
     container.stop()
     assert container.exit_code() == 0
     assert container.logs() == "READY\nhandler run\n"
@@ -189,12 +214,13 @@ IGNORES_TERM = (
 )
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("verbosity, expected", [(None, 1), ("1", 1), ("0", 0)])
 def test_sigkill_after_the_grace_period_is_one_warning_unless_verbosity_is_0(containers, verbosity, expected):
     options = GRACE_1 + (("--env", "PYINIT_VERBOSITY=" + verbosity) if verbosity is not None else ())
     container = containers.start(APP_IMAGE, "python3", "-c", IGNORES_TERM, options=options)
-    container.wait_for_log("READY")
+    container.wait_for_line("READY")
     container.stop()
     assert container.exit_code() == 137
     logs = container.logs()
@@ -209,6 +235,7 @@ def normalised(text: str) -> list[str]:
     return [re.sub(r"\d+", "N", line) for line in text.splitlines()]
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("level, flags", [("1", ()), ("2", ("-v",)), ("3", ("-vv",)), ("4", ("-vvv",))])
 def test_pyinit_verbosity_n_prints_what_the_matching_flags_print(level, flags):
@@ -222,6 +249,7 @@ def test_pyinit_verbosity_n_prints_what_the_matching_flags_print(level, flags):
     assert bool(by_flags.stderr) == (level != "1"), by_flags.stderr
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     "setting",
@@ -250,46 +278,48 @@ def test_nonsense_settings_are_refused_with_one_line_and_exit_125(setting):
 # --- 3. no waiting on what cannot or will not stop ----------------------------------------------
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("stop_timeout", [None, 2], ids=["docker-stop", "docker-stop-t-2"])
 def test_docker_stop_does_not_wait_for_a_setsid_daemon_that_ignores_sigterm(containers, stop_timeout):
     results: dict[str, tuple[float, int]] = {}
     logs = ""
-    for init in ("tini", "pyinit"):
+    for init in (INIT, "pyinit"):
         container = start_app(containers, init, "daemon", "ignore", "wait")
-        container.wait_for_log("READY")
+        container.wait_for_line("READY")
         took = stop(container, stop_timeout)
         results[init] = (took, container.exit_code())
         logs = container.logs()
-    compare_with_tini(
+    compare_with_init(
         "docker stop%s, daemon ignoring SIGTERM left behind"
         % (" -t %d" % stop_timeout if stop_timeout else ""),
         results,
     )
-    assert results["tini"][1] == 143
+    assert results[INIT][1] == 143
     assert results["pyinit"][1] == 143, (
         "pyinit's status %d (137: docker's SIGKILL came first)" % results["pyinit"][1]
     )
-    assert results["pyinit"][0] < results["tini"][0] + 1.0, "pyinit waited for a daemon that ignores SIGTERM"
+    assert results["pyinit"][0] < results[INIT][0] + 1.0, "pyinit waited for a daemon that ignores SIGTERM"
     lines = warnings(logs)
     assert len(lines) == 1 and "SIGKILL" in lines[0], "one warning for the SIGKILL, got:\n%s" % logs
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(120)
 def test_a_program_exiting_0_returns_at_once_despite_a_daemon_that_ignores_sigterm():
     results: dict[str, tuple[float, int]] = {}
     stderr = ""
-    for init in ("tini", "pyinit"):
-        options = APPS + (("--init", "--entrypoint", "python3") if init == "tini" else ())
-        command = ("/e2e/apps.py",) if init == "tini" else ("python3", "/e2e/apps.py")
+    for init in (INIT, "pyinit"):
+        options = APPS + (("--init", "--entrypoint", "python3") if init == INIT else ())
+        command = ("/e2e/apps.py",) if init == INIT else ("python3", "/e2e/apps.py")
         begin = time.monotonic()
         result = run(APP_IMAGE, *command, "daemon", "ignore", "exit:0", options=options)
         results[init] = (time.monotonic() - begin, result.returncode)
         stderr = result.stderr
-    compare_with_tini("docker run, program exits 0, daemon ignoring SIGTERM left behind", results)
-    assert results["tini"][1] == 0
+    compare_with_init("docker run, program exits 0, daemon ignoring SIGTERM left behind", results)
+    assert results[INIT][1] == 0
     assert results["pyinit"][1] == 0
-    assert results["pyinit"][0] < results["tini"][0] + 1.0, "pyinit waited for a daemon that ignores SIGTERM"
+    assert results["pyinit"][0] < results[INIT][0] + 1.0, "pyinit waited for a daemon that ignores SIGTERM"
     lines = warnings(stderr)
     assert len(lines) == 1 and "SIGKILL" in lines[0], "one warning for the SIGKILL, got:\n%s" % stderr
 
@@ -300,14 +330,25 @@ ORPHANS = {
 }
 
 
+# A product bug (reported, not fixed here): leftovers.py SIGKILLs a leftover that ignores SIGTERM
+# at once, and a refusal of that SIGKILL (EPERM) is dropped without the warning line.  Strict:
+# once fixed, this xfail fails, and the mark goes.
+SILENT_GIVE_UP = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="pyinit gives up on a root leftover that ignores SIGTERM without a warning (EPERM on SIGKILL)",
+)
+
+
+@pytest.mark.podman
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("orphan", sorted(ORPHANS))
+@pytest.mark.parametrize("orphan", ["sleep", pytest.param("ignoring-term", marks=SILENT_GIVE_UP)])
 def test_docker_stop_does_not_wait_for_a_root_orphan_pyinit_may_not_signal(containers, orphan):
     """USER app (docker/Dockerfile); `docker exec -u 0` leaves a root process, adopted by PID 1."""
     results: dict[str, tuple[float, int]] = {}
     logs = ""
-    for init in ("tini", "pyinit"):
-        if init == "tini":
+    for init in (INIT, "pyinit"):
+        if init == INIT:
             container = containers.start(APP_IMAGE, "100", options=("--init", "--entrypoint", "sleep"))
         else:
             container = containers.start(APP_IMAGE, "sleep", "100")
@@ -317,29 +358,32 @@ def test_docker_stop_does_not_wait_for_a_root_orphan_pyinit_may_not_signal(conta
         took = stop(container)
         results[init] = (took, container.exit_code())
         logs = container.logs()
-    compare_with_tini("docker stop, USER app, a root orphan (%s) left by docker exec -u 0" % orphan, results)
-    assert results["tini"][1] == 143
+    compare_with_init("docker stop, USER app, a root orphan (%s) left by docker exec -u 0" % orphan, results)
+    assert results[INIT][1] == 143
     assert results["pyinit"][1] == 143, "pyinit's status %d" % results["pyinit"][1]
-    assert results["pyinit"][0] < results["tini"][0] + 1.0, "pyinit waited for a process it cannot signal"
-    assert len(warnings(logs)) == 1, "one warning line for the process pyinit gives up on, got:\n%s" % logs
+    assert results["pyinit"][0] < results[INIT][0] + 1.0, "pyinit waited for a process it cannot signal"
+    lines = warnings(logs)
+    assert len(lines) == 1 and "sleep" in lines[0], "one warning naming the process given up on:\n%s" % logs
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(120)
 def test_a_daemon_that_handles_sigterm_finishes_its_work_before_the_container_exits(containers):
     logs = {}
-    for init in ("tini", "pyinit"):
+    for init in (INIT, "pyinit"):
         container = start_app(containers, init, "daemon", "handle", "wait")
-        container.wait_for_log("READY")
+        container.wait_for_line("READY")
         took = stop(container)
         code = container.exit_code()
         logs[init] = container.logs()
-        REPORT.append(
+        report(
             "docker stop, daemon taking 1 s over SIGTERM: %s %.2f s, exit %d, daemon %s"
-            % (init, took, code, "finished" if "daemon: done" in logs[init] else "killed unfinished")
+            % (label(init), took, code, "finished" if "daemon: done" in logs[init] else "killed unfinished")
         )
         assert code == 143, logs[init]
-    # tini sends SIGTERM to its child alone and exits with it: the kernel SIGKILLs the daemon.
-    assert "daemon: done" not in logs["tini"], logs["tini"]
+    # tini and catatonit send SIGTERM to their child alone and exit with it: the kernel SIGKILLs
+    # the daemon.
+    assert "daemon: done" not in logs[INIT], logs[INIT]
     assert "daemon: term" in logs["pyinit"] and "daemon: done" in logs["pyinit"], logs["pyinit"]
     assert not warnings(logs["pyinit"]), logs["pyinit"]
 
@@ -347,24 +391,25 @@ def test_a_daemon_that_handles_sigterm_finishes_its_work_before_the_container_ex
 # --- 4. one stop, one SIGTERM -------------------------------------------------------------------
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(120)
 def test_one_docker_stop_runs_the_apps_sigterm_handler_once_behind_a_shell_wrapper(containers):
     wrapped = "python3 /e2e/apps.py cleanup 0.5; echo done"
     runs = {}
-    for init in ("tini", "pyinit"):
-        if init == "tini":
+    for init in (INIT, "pyinit"):
+        if init == INIT:
             container = containers.start(
                 APP_IMAGE, "-c", wrapped, options=APPS + ("--init", "--entrypoint", "bash")
             )
         else:
             container = containers.start(APP_IMAGE, "bash", "-c", wrapped, options=APPS)
-        container.wait_for_log("READY")
+        container.wait_for_line("READY")
         container.stop()
         container.exit_code()
         runs[init] = container.logs().count("handler run")
-    REPORT.append(
-        "docker stop of bash -c 'python3 app.py; echo done': SIGTERM handler runs: tini %d, pyinit %d"
-        % (runs["tini"], runs["pyinit"])
+    report(
+        "docker stop of bash -c 'python3 app.py; echo done': SIGTERM handler runs: %s %d, pyinit %d"
+        % (BUILTIN_INIT, runs[INIT], runs["pyinit"])
     )
     assert runs["pyinit"] == 1, "the app's SIGTERM handler ran %d times for one docker stop" % runs["pyinit"]
 
@@ -401,6 +446,7 @@ def agent_options(agent: str, image: str) -> tuple[str, ...]:
     )
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("agent", ["sitecustomize", "pth", "usercustomize"])
 @pytest.mark.parametrize("kind", ["launcher", "pip-venv", "pip-system"])
@@ -428,7 +474,7 @@ def test_an_agent_in_the_apps_python_start_up_never_runs_in_pyinit(containers, i
             "isolation",
         )
         container = Container(name)
-        container.wait_for_log("READY")
+        container.wait_for_line("READY")
         threads = pid1_threads(container)
         took = stop(container, 4)
         return threads, container.logs(), took, container.exit_code()
@@ -436,7 +482,7 @@ def test_an_agent_in_the_apps_python_start_up_never_runs_in_pyinit(containers, i
     with ThreadPoolExecutor(5) as pool:
         outcomes = list(pool.map(one, range(repeats)))
     stops = [(round(took, 2), code) for _, _, took, code in outcomes]
-    REPORT.append("%s, %s agent: docker stop -t 4 x%d: %s" % (kind, agent, repeats, stops))
+    report("%s, %s agent: docker stop -t 4 x%d: %s" % (kind, agent, repeats, stops))
     threads, logs, _, _ = outcomes[0]
     assert threads == 1, "pyinit (PID 1) runs %d threads: the application's %s started one in it" % (
         threads,
@@ -464,17 +510,41 @@ PYTHON_VARIABLES = (
 )
 
 
+#: pyinit's modules that run the program: imported only once pyinit runs isolated (-I -S).
+RUNNING_MODULES = ("pyinit.config", "pyinit.startup", "pyinit.spawn", "pyinit.supervisor")
+
+
+@pytest.mark.podman
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", ["launcher", "pip-venv", "pip-system"])
 def test_the_apps_python_variables_have_no_effect_on_pyinit(containers, images, kind):
+    """The launcher runs `python3 -IS`: no interpreter of PID 1 reads them, not a line on stderr.
+    pip's console script is started by a plain python3, which reads them at its start-up (and
+    PYTHONVERBOSE shows it), then starts over as `python3 -I -S` before pyinit does anything
+    (README, "In a Dockerfile"): what pyinit runs is untouched."""
     options = ("--volume", "%s:/agent/startup.py:ro" % (AGENT / "startup.py"))
     for variable in PYTHON_VARIABLES:
         options += ("--env", variable)
     result = run(images[kind], "sh", "-c", "echo ok", options=options)
-    assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n", ""), (
-        "%s changed pyinit's run: exit %d, stdout %r, stderr %r"
-        % (" ".join(PYTHON_VARIABLES), result.returncode, result.stdout, result.stderr[:1500])
+    changed = "%s changed pyinit's run: exit %d, stdout %r, stderr %r" % (
+        " ".join(PYTHON_VARIABLES),
+        result.returncode,
+        result.stdout,
+        result.stderr[-3000:],
     )
+    assert (result.returncode, result.stdout) == (0, "ok\n"), changed
+    if kind == "launcher":
+        assert result.stderr == "", changed
+    else:
+        stderr = result.stderr
+        # The console script's interpreter read PYTHONVERBOSE (so this check can see anything) ...
+        assert "import 'pyinit.main'" in stderr, changed
+        # ... but one interpreter start only: the one pyinit runs in read none of them ...
+        assert stderr.count("import _frozen_importlib # frozen") == 1, changed
+        # ... and it started over before importing anything that runs the program.
+        early = [name for name in RUNNING_MODULES if "import '%s'" % name in stderr]
+        assert not early, "%s imported before the isolated restart: %s" % (early, changed)
+        assert "Traceback" not in stderr and "PYTHONSTARTUP ran" not in stderr, changed
     # ... and it stops as it should.
     container = containers.start(images[kind], "sleep", "100", options=options)
     container.wait_for_process("sleep 100")
@@ -482,19 +552,22 @@ def test_the_apps_python_variables_have_no_effect_on_pyinit(containers, images, 
     assert (container.exit_code(), took < 3.0) == (143, True), (took, container.logs()[-1500:])
 
 
+@pytest.mark.podman
 @pytest.mark.timeout(120)
-def test_a_bogus_pythonhome_does_not_stop_the_launcher_image(images):
+def test_a_bogus_pythonhome_stops_pips_console_script_but_not_the_launcher_image(images):
+    """As documented (README, "In a Dockerfile"): the interpreter reads PYTHONHOME before the
+    first line of any program, so only the launcher (`python3 -IS`) is immune to it."""
     options = ("--env", "PYTHONHOME=/nonexistent")
-    result = run(images["launcher"], "sh", "-c", "echo ok", options=options)
-    outcomes = {"launcher": result}
-    for kind in ("pip-venv", "pip-system"):
-        outcomes[kind] = run(images[kind], "sh", "-c", "echo ok", options=options)
+    outcomes = {kind: run(images[kind], "sh", "-c", "echo ok", options=options) for kind in images}
     for kind, outcome in outcomes.items():
         first = next((line for line in outcome.stderr.splitlines() if "Fatal" in line), outcome.stderr[:80])
-        REPORT.append(
-            "PYTHONHOME=/nonexistent, %s image: exit %d %s" % (kind, outcome.returncode, first.strip())
-        )
+        report("PYTHONHOME=/nonexistent, %s image: exit %d %s" % (kind, outcome.returncode, first.strip()))
+    result = outcomes["launcher"]
     assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n", ""), result
+    for kind in ("pip-venv", "pip-system"):
+        result = outcomes[kind]
+        assert result.returncode == 1 and result.stdout == "", result
+        assert "Fatal Python error: init_fs_encoding" in result.stderr, result
 
 
 # --- 6. pyinit is not the OOM killer's victim ---------------------------------------------------
@@ -532,16 +605,26 @@ def oom_kills(container: Container, since: float) -> int:
     return result.stdout.split().count("oom")
 
 
-def serve_until_the_oom_killer_is_done(containers: Containers, init: str) -> tuple[bool, int, str]:
-    """SERVER under init in --memory 20m: (still running, OOM kills, "exit-code OOMKilled")."""
+def pid1_outlived_the_program(init: str, logs: str) -> bool:
+    """Whether PID 1's own log says it saw the program end (so it was not killed first)."""
+    if init == INIT:  # tini at TINI_VERBOSITY=2
+        return "Main child exited" in logs
+    return any(e["event"] == "exit" for e in events(logs))
+
+
+def serve_until_the_oom_killer_is_done(containers: Containers, init: str) -> tuple[str, int, str]:
+    """SERVER under init in --memory 20m: (what became of PID 1, OOM kills, "exit-code OOMKilled").
+
+    The OOM killer may take the server's own shell too (it is the size of a worker): the program
+    ends, PID 1 then exits with its 137, and says so in its log.  Only a PID 1 that ends without
+    having seen its program end was the OOM killer's victim."""
     limit = ("--memory", "20m", "--memory-swap", "20m")
     since = time.time()
-    if init == "tini":
-        container = containers.start(
-            APP_IMAGE, "-c", SERVER, options=limit + ("--init", "--entrypoint", "sh")
-        )
+    if init == INIT:
+        options = limit + ("--init", "--entrypoint", "sh", "--env", "TINI_VERBOSITY=2")
+        container = containers.start(APP_IMAGE, "-c", SERVER, options=options)
     else:
-        container = containers.start(APP_IMAGE, "sh", "-c", SERVER, options=limit)
+        container = containers.start(APP_IMAGE, "sh", "-c", SERVER, options=limit + JSON_LOG)
     wait_until(
         lambda: oom_kills(container, since) or not container.running(),
         60,
@@ -559,22 +642,27 @@ def serve_until_the_oom_killer_is_done(containers: Containers, init: str) -> tup
 
     wait_until(settled, 60, interval=1.0, message="the OOM kills to stop in %s" % init)
     state = docker("inspect", "--format", "{{.State.ExitCode}} {{.State.OOMKilled}}", container.name).stdout
-    return container.running(), oom_kills(container, since), state.strip()
+    if container.running():
+        fate = "running"
+    elif pid1_outlived_the_program(init, container.logs()):
+        fate = "reported its program OOM-killed"
+    else:
+        fate = "OOM-killed"
+    return fate, oom_kills(container, since), state.strip()
 
 
 @pytest.mark.timeout(180)
-def test_the_oom_killer_takes_workers_not_pyinit_under_a_memory_limit(containers):
-    outcome = {init: serve_until_the_oom_killer_is_done(containers, init) for init in ("tini", "pyinit")}
-    REPORT.append(
+def test_the_oom_killer_takes_the_programs_processes_never_pyinit_under_a_memory_limit(containers):
+    outcome = {init: serve_until_the_oom_killer_is_done(containers, init) for init in (INIT, "pyinit")}
+    report(
         "--memory 20m, sh server with 30 workers of 400 KB: %s"
         % "; ".join(
-            "%s: %s after %d oom event(s) (exit, OOMKilled: %s)"
-            % (init, "running" if running else "ended", kills, state)
-            for init, (running, kills, state) in outcome.items()
+            "%s %s after %d oom event(s) (exit, OOMKilled: %s)" % (label(init), fate, kills, state)
+            for init, (fate, kills, state) in outcome.items()
         )
     )
-    assert outcome["tini"][0], "under tini the OOM killer should take workers only: %s" % (outcome,)
-    assert outcome["pyinit"][0], "the OOM killer took pyinit (PID 1), so the whole container: %s" % (outcome,)
+    assert outcome[INIT][0] != "OOM-killed", "the OOM killer took %s: %s" % (BUILTIN_INIT, outcome)
+    assert outcome["pyinit"][0] != "OOM-killed", "the OOM killer took pyinit (PID 1): %s" % (outcome,)
 
 
 @pytest.mark.timeout(120)
@@ -583,70 +671,135 @@ def test_an_app_killed_for_memory_is_reported_by_pyinit_not_pyinit_killed(contai
     (CPython's floor).  No oom_score_adj can save the app, but pyinit must survive to report it."""
     limit = ("--memory", "12m", "--memory-swap", "12m", "--env", "PYINIT_LOG_FORMAT=json")
     outcome = {}
-    for init in ("tini", "pyinit"):
+    for init in (INIT, "pyinit"):
         container = start_app(containers, init, "alloc", "6", options=limit)
         ready = ready_or_ended(container)
         if ready:
             stop(container)
         code = container.exit_code()
         outcome[init] = (ready, code, container.logs())
-    REPORT.append(
-        "--memory 12m, python app allocating 6 MiB: tini: %s; pyinit: %s"
-        % tuple(
-            "app %s, exit %d" % ("ran" if outcome[init][0] else "OOM-killed", outcome[init][1])
-            for init in ("tini", "pyinit")
+    report(
+        "--memory 12m, python app allocating 6 MiB: %s"
+        % "; ".join(
+            "%s: app %s, exit %d"
+            % (label(init), "ran" if outcome[init][0] else "OOM-killed", outcome[init][1])
+            for init in (INIT, "pyinit")
         )
     )
-    assert outcome["tini"][0], outcome["tini"]
+    assert outcome[INIT][0], outcome[INIT]
     ready, code, logs = outcome["pyinit"]
-    if not ready:  # the app was killed: pyinit lived to reap it and pass its status on
-        kinds = [e["event"] for e in events(logs)]
+    kinds = [e["event"] for e in events(logs)]
+    if ready:  # the app fit (a lighter pyinit): it stopped as usual
+        assert code == 143, logs
+    else:  # the app was killed: pyinit lived to reap it and pass its status on
         assert code == 137 and "reaped" in kinds and "exit" in kinds, logs
 
 
 # --- 7. the start-up window ---------------------------------------------------------------------
 
+#: Bind-mounted over the interpreter the launcher's #! line names: instead of starting pyinit, it
+#: shows the signal mask that interpreter would start with (a mask survives exec), as PID 1.
+FAKE_PYTHON = '#!/bin/sh\nexec grep -E "^(NSpid|SigBlk):" /proc/self/status\n'
 
-def stop_right_after_run(image: str, options: tuple[str, ...], command: tuple[str, ...]) -> tuple[float, int]:
-    """`docker run -d` and at once `docker stop -t 2`: (seconds the stop took, exit code)."""
+
+@pytest.fixture(scope="module")
+def fake_python() -> Iterator[Path]:
+    """FAKE_PYTHON in a folder the rootless engine's user can read too."""
+    folder = Path(tempfile.mkdtemp(prefix="pyinit-e2e-fake-python-"))
+    try:
+        folder.chmod(0o755)
+        path = folder / "python3"
+        path.write_text(FAKE_PYTHON)
+        path.chmod(0o755)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def mask(hexadecimal: str) -> set[int]:
+    """The signals of a SigBlk/SigIgn mask of /proc/PID/status (bit N-1 for signal N)."""
+    bits = int(hexadecimal, 16)
+    return {signo for signo in range(1, 65) if bits >> (signo - 1) & 1}
+
+
+@pytest.mark.podman
+@pytest.mark.timeout(120)
+def test_the_launchers_python_starts_as_pid1_with_every_signal_blocked(fake_python):
+    """Deterministic: a stop sent while PID 1's interpreter starts waits in the queue.  The image's
+    env (GNU coreutils) blocks every signal before it execs python3 (`env -S --block-signal`), so
+    the window in which the kernel drops a signal to PID 1 is env's own start, not python's."""
+    shebang = run(APP_IMAGE, "-1", "/usr/local/bin/pyinit", options=("--entrypoint", "head")).stdout.strip()
+    words = shebang[2:].split()
+    python = next((word for word in words[1:] if word.startswith("/")), words[0])
+    result = run(APP_IMAGE, "true", options=("--volume", "%s:%s:ro" % (fake_python, python)))
+    assert result.returncode == 0, result
+    status = dict(line.split(":\t", 1) for line in result.stdout.splitlines())
+    assert status["NSpid"].split()[-1] == "1", result.stdout
+    blocked = mask(status["SigBlk"])
+    report("launcher %r: its %s starts with SigBlk %s" % (shebang, python, status["SigBlk"]))
+    # Every signal but the two no process can block (and glibc's own 32 and 33).
+    unblocked = sorted(
+        int(signo) for signo in set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP} - blocked
+    )
+    assert not unblocked, "%s: %s starts with signals %s unblocked" % (shebang, python, unblocked)
+
+
+#: How each init starts `sleep 100`, and is asked to log the signals it gets.
+WINDOW_INITS = {
+    "tini": ((INIT, "--entrypoint", "sleep", "--env", "TINI_VERBOSITY=3"), ("100",)),
+    "launcher": (JSON_LOG, ("sleep", "100")),
+    "pip-venv": (JSON_LOG, ("sleep", "100")),
+}
+WINDOW_TRIES = 20
+
+
+def stop_right_after_run(
+    image: str, options: tuple[str, ...], command: tuple[str, ...]
+) -> tuple[float, int, str]:
+    """`docker run -d` and at once `docker stop -t 1`: (seconds the stop took, exit code, logs)."""
     name = new_name()
     try:
         docker("run", "--detach", "--name", name, "--label", LABEL, *options, image, *command)
         begin = time.monotonic()
-        docker("stop", "-t", "2", name, timeout=60)
+        docker("stop", "-t", "1", name, timeout=60)
         took = time.monotonic() - begin
-        return took, int(docker("inspect", "--format", "{{.State.ExitCode}}", name).stdout)
+        code = int(docker("inspect", "--format", "{{.State.ExitCode}}", name).stdout)
+        return took, code, Container(name).logs()
     finally:
         docker("rm", "--force", name, check=False)
 
 
-@pytest.mark.timeout(300)
-def test_docker_stop_right_after_docker_run_is_lost_no_more_often_than_under_tini():
-    """Under --cpus 0.1, where start-up is slowest: a stop that lands before PID 1 blocked its
-    signals is dropped by the kernel, and docker SIGKILLs after its timeout (137).  Even tini
-    loses a few (the stop can reach runc's init before it execs), so compare, in alternation."""
-    cpus = ("--cpus", "0.1")
-    tries = 20
-    lost = {"pyinit": 0, "tini": 0}
-    times: dict[str, list[float]] = {"pyinit": [], "tini": []}
-    for _ in range(tries):
-        for init, options, command in (
-            ("pyinit", cpus, ("sleep", "100")),
-            ("tini", cpus + ("--init", "--entrypoint", "sleep"), ("100",)),
-        ):
-            took, code = stop_right_after_run(APP_IMAGE, options, command)
-            times[init].append(took)
-            lost[init] += code != 143
-    REPORT.append(
-        "docker stop right after docker run -d, --cpus 0.1, %d tries: lost pyinit %d, tini %d "
-        "(median stop %.2f s / %.2f s)"
-        % (
-            tries,
-            lost["pyinit"],
-            lost["tini"],
-            statistics.median(times["pyinit"]),
-            statistics.median(times["tini"]),
+def got_sigterm(init: str, logs: str) -> bool:
+    """Whether the init's own log says the stop's SIGTERM reached it."""
+    if init == "tini":
+        return "Passing signal: 'Terminated'" in logs
+    return any(e["event"] == "signal" and e.get("signal") == "SIGTERM" for e in events(logs))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("cpus", [(), ("--cpus", "0.1")], ids=["no-cpu-limit", "cpus-0.1"])
+def test_measure_how_often_a_stop_right_after_docker_run_is_lost(images, cpus):
+    """A measurement for the REPORT, not a verdict: a stop that reaches PID 1 before it blocked
+    its signals is dropped by the kernel (docker then SIGKILLs after its timeout: 137), and one
+    that reaches runc's init before it execs the entrypoint kills that (exit 2).  How often
+    depends on the machine's load, so no rate is asserted (the deterministic check is the test
+    above); only that a stop no init logged had no effect, which keeps the count honest."""
+    outcomes: dict[str, list[tuple[float, int, bool]]] = {init: [] for init in WINDOW_INITS}
+    for _ in range(WINDOW_TRIES):
+        for init, (options, command) in WINDOW_INITS.items():  # in alternation: load hits all
+            image = images.get(init, APP_IMAGE)  # tini: --init on the launcher's image
+            took, code, logs = stop_right_after_run(image, cpus + options, command)
+            reached = got_sigterm(init, logs)
+            outcomes[init].append((took, code, reached))
+            assert reached or code in (137, 2), "exit %d, yet %s logged no SIGTERM:\n%s" % (code, init, logs)
+    parts = []
+    for init, runs in outcomes.items():
+        lost = [code for _, code, reached in runs if not reached]
+        parts.append(
+            "%s lost %d (%d of them in runc's init), median stop %.2f s"
+            % (init, len(lost), lost.count(2), statistics.median(took for took, _, _ in runs))
         )
+    report(
+        "docker stop -t 1 right after docker run -d%s, %d tries each: %s"
+        % (" " + " ".join(cpus) if cpus else "", WINDOW_TRIES, "; ".join(parts))
     )
-    # The margin absorbs chance on a shared machine (both lose a few), not a window of tens of ms.
-    assert lost["pyinit"] <= lost["tini"] + 3, "stops lost in %d tries: %s" % (tries, lost)
