@@ -69,9 +69,12 @@ class Leftovers:
                 self.waiting[proc.key] = proc
                 continue
             if status.ignores(signo):
-                if procfs.deliver(proc, signal.SIGKILL) == 0:
+                failed = procfs.deliver(proc, signal.SIGKILL)
+                if failed == 0:
                     ignoring.append(proc)
                     self.waiting[proc.key] = proc  # until it is gone, which is at once
+                elif failed == errno.EPERM:
+                    refused.append((proc, status.uid))
                 continue
             failed = procfs.deliver(proc, signo)
             if failed == errno.EPERM:
@@ -102,13 +105,16 @@ class Leftovers:
         stop = self.group_stops.get(proc.pgid)
         return stop is not None and proc.starttime < stop[1] and not status.ignores(stop[0])
 
-    def kill_all(self) -> int:
-        """The grace period is over: SIGKILL everything owned that can be; how many."""
+    def kill_all(self, killed_already: frozenset[int] = frozenset()) -> int:
+        """The grace period is over: SIGKILL everything owned that can be; how many, not
+        counting killed_already (the programs, SIGKILLed with their groups just before)."""
         processes = procfs.owned(self.exclude)
         if processes is None:
             return 0
         killed, refused = 0, []
         for proc in processes:
+            if proc.pid in killed_already:
+                continue
             failed = procfs.deliver(proc, signal.SIGKILL)
             if failed == errno.EPERM:
                 if proc.key not in self.seen or proc.key in self.waiting:

@@ -27,13 +27,13 @@ def main(argv: list[str] | None = None, inherited_mask: set[int] | None = None) 
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
     inherited_mask = blocked if inherited_mask is None else set(inherited_mask)
     args = list(sys.argv if argv is None else argv)
+    if not (sys.flags.isolated and sys.flags.no_site):
+        _reexec_isolated(args, inherited_mask)  # returns only if that is impossible
     if _is_probe(args):  # an ordinary program, not an init: it keeps the caller's signal state
         signal.pthread_sigmask(signal.SIG_SETMASK, inherited_mask)
         from . import probe
 
         _exit(_leave_on_exit(lambda: probe.main(args[2:], dict(os.environ))))
-    if not (sys.flags.isolated and sys.flags.no_site):
-        _reexec_isolated(args, inherited_mask)  # returns only if that is impossible
     reserve_standard_fds()
     _exit(_leave_on_exit(lambda: run(args, os.environ, inherited_mask)))
 

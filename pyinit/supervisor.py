@@ -136,7 +136,7 @@ class Supervisor:
         self.next_due: float | None = None  # the earliest deadline (_settle)
         if started.failed is not None:  # a program that could not start: the first to end
             self.first_ended, self.main_code = started.failed
-            self._stop_programs(self.first_ended)
+            self._stop_programs(self.first_ended, "could not start (status %d)" % self.main_code)
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -437,11 +437,12 @@ class Supervisor:
             self.main_code = exit_code(status)
             if self.programs:
                 self.first_ended = program.name
-                self._stop_programs(program.name)
+                how = "killed by %s" % signame(os.WTERMSIG(status)) if os.WIFSIGNALED(status) else ""
+                self._stop_programs(program.name, how or "exited with status %d" % self.main_code)
         if not self.programs:
             self._on_main_exit()
 
-    def _stop_programs(self, ended: str | None) -> None:
+    def _stop_programs(self, ended: str | None, how: str) -> None:
         """Fail fast: a program ended (exited, was killed, or could not start), so the others are
         stopped -- the stop signal, then the grace period -- as a docker stop would do."""
         target = self.route[signal.SIGTERM]
@@ -450,8 +451,9 @@ class Supervisor:
         self.log.emit(
             INFO if stopping else WARN,
             "first-ended",
-            "program %(program)s ended first: stopping %(others)s",
+            "program %(program)s ended first (%(how)s): stopping %(others)s",
             program=ended,
+            how=how,
             others=", ".join(str(name) for name in names) or "nothing",
             stopping=names,
         )
@@ -669,7 +671,7 @@ class Supervisor:
                     pass
         self._track_leftovers()
         if self.leftovers is not None:
-            count = self.leftovers.kill_all()
+            count = self.leftovers.kill_all(frozenset(self.programs))
         else:
             count = self._signal_owned(signal.SIGKILL)
         self.last_call = time.monotonic() + _LAST_CALL

@@ -330,19 +330,9 @@ ORPHANS = {
 }
 
 
-# A product bug (reported, not fixed here): leftovers.py SIGKILLs a leftover that ignores SIGTERM
-# at once, and a refusal of that SIGKILL (EPERM) is dropped without the warning line.  Strict:
-# once fixed, this xfail fails, and the mark goes.
-SILENT_GIVE_UP = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pyinit gives up on a root leftover that ignores SIGTERM without a warning (EPERM on SIGKILL)",
-)
-
-
 @pytest.mark.podman
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("orphan", ["sleep", pytest.param("ignoring-term", marks=SILENT_GIVE_UP)])
+@pytest.mark.parametrize("orphan", ["sleep", "ignoring-term"])
 def test_docker_stop_does_not_wait_for_a_root_orphan_pyinit_may_not_signal(containers, orphan):
     """USER app (docker/Dockerfile); `docker exec -u 0` leaves a root process, adopted by PID 1."""
     results: dict[str, tuple[float, int]] = {}

@@ -122,7 +122,7 @@ def test_a_failing_worker_stops_the_web_server_and_the_container_exits_with_its_
     # The web server got the stop signal and drained, as under docker stop.
     assert WEB + "drained" in stdout, (stdout, stderr)
     lines = warnings(stderr)
-    assert lines == ["[pyinit] warning: program worker ended first: stopping web"], stderr
+    assert lines == ["[pyinit] warning: program worker ended first (exited with status 3): stopping web"], stderr
     assert unnamed(stdout) == [] and unnamed(stderr) == lines, (stdout, stderr)
 
 
