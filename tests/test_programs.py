@@ -77,7 +77,8 @@ def test_a_program_that_dies_at_once_gives_its_status_and_stops_the_others(start
     path = procfile(tmp_path, "slow: exec sleep 1000\ncrash: exit 7\nalso: exec sleep 1000\n")
     init = start_init(["--procfile", path])
     assert init.wait() == 7
-    assert "[pyinit] warning: program crash ended first (exited with status 7): stopping slow, also" in init.stderr
+    expected = "[pyinit] warning: program crash ended first (exited with status 7): stopping slow, also"
+    assert expected in init.stderr
 
 
 @pytest.mark.timeout(60)

@@ -122,7 +122,8 @@ def test_a_failing_worker_stops_the_web_server_and_the_container_exits_with_its_
     # The web server got the stop signal and drained, as under docker stop.
     assert WEB + "drained" in stdout, (stdout, stderr)
     lines = warnings(stderr)
-    assert lines == ["[pyinit] warning: program worker ended first (exited with status 3): stopping web"], stderr
+    expected = "[pyinit] warning: program worker ended first (exited with status 3): stopping web"
+    assert lines == [expected], stderr
     assert unnamed(stdout) == [] and unnamed(stderr) == lines, (stdout, stderr)
 
 
