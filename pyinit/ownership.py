@@ -27,17 +27,25 @@ def mark() -> None:
     global label
     import resource
 
-    soft, hard = resource.getrlimit(_RLIMIT_LOCKS)  # rlim_t as signed: RLIM_INFINITY is -1
+    soft, hard = (value % (1 << 64) for value in resource.getrlimit(_RLIMIT_LOCKS))  # rlim_t
     if hard == 0:
         return  # nothing to lower: no label, every child counts as the program's
-    marked = hard - 1  # from unlimited (-1): -2, that is 2**64 - 2
-    if soft == resource.RLIM_INFINITY or soft % (1 << 64) > marked % (1 << 64):
-        soft = marked
-    try:
-        resource.setrlimit(_RLIMIT_LOCKS, (soft, marked))
-    except (OSError, ValueError, OverflowError):
+    marked = hard - 1  # from unlimited: 2**64 - 2
+    soft = min(soft, marked)
+    # Python before 3.14 converts rlim_t as signed (2**64 - 2 is -2), 3.14 as unsigned.
+    for limits in ((soft, marked), (_signed(soft), _signed(marked))):
+        try:
+            resource.setrlimit(_RLIMIT_LOCKS, limits)
+        except (ValueError, OverflowError):
+            continue
+        except OSError:
+            return
+        label = marked
         return
-    label = marked % (1 << 64)
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _hard_locks(pid: int) -> int | None:

@@ -161,7 +161,9 @@ def join(tmp_path, target: int, name: str, args: list[str], *, debug: bool = Fal
     for a container's process and for `kubectl exec`/`docker exec`.  debug: in a mount
     namespace of its own with its own /proc, as an ephemeral container of `kubectl debug
     --target` is."""
-    enter = ["nsenter", "--target", str(target), "--pid", "--mount", "--"]
+    # --root --wd: the target's root and working directory; entering a mount namespace otherwise
+    # resets them to the namespace's own, outside any chroot the tests run in (make test-pythons).
+    enter = ["nsenter", "--target", str(target), "--pid", "--mount", "--root", "--wd", "--"]
     own_mounts = ["unshare", "--mount", "--mount-proc"] if debug else []
     return Process(tmp_path, name, enter + own_mounts + ["setsid", *args])
 

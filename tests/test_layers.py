@@ -4,6 +4,8 @@ The layers are those written at the top of pyinit/__init__.py.  Imports inside f
 too: a lazy import is still a dependency.
 """
 
+from __future__ import annotations
+
 import ast
 from pathlib import Path
 
