@@ -2,10 +2,16 @@
 
 Every signal pyinit handles is blocked (main.py did it before the fork) and collected here with
 sigwaitinfo, so no Python signal handler ever runs and an idle pyinit makes no system call at
-all.  A deadline (grace period, delayed signal, batched reaping) is the only reason to wait
-with a timeout.  Shaped like tini's: one function forwards (`_forward`), one reaps (`_reap`);
-the plain case -- a signal whose forwarding is a bare kill() to each program, decided once from
-the Config -- is taken in the loop itself, since an init's latency is its whole job.
+all.  Deadlines (the grace period, a delayed signal, the last call after SIGKILL) are kept by
+one interval timer, armed only when the earliest deadline changes: its SIGALRM comes from the
+kernel (si_code SI_KERNEL), which tells it from a SIGALRM someone sent to be forwarded.  So
+the wait never carries a timeout -- a timed wait arms and cancels a kernel timer on every signal,
+and after `docker stop` every signal comes while the grace period runs.  Only batched reaping
+(half a millisecond) waits with one.
+
+Shaped like tini's: one function forwards (`_forward`), one reaps (`_reap`); the plain case --
+a signal whose forwarding is a bare kill() to each program, decided once from the Config -- is
+taken in the loop itself, since an init's latency is its whole job.
 
 Several programs (a Procfile) are more children of the same loop: every forwarded signal goes
 to each running program's group; when one ends, the others are stopped (fail fast) and pyinit
@@ -30,6 +36,7 @@ if TYPE_CHECKING:
 
 _WAIT_FLAGS = os.WNOHANG | os.WUNTRACED | os.WCONTINUED
 _SI_USER = 0  # siginfo.si_code of a signal sent with kill(2) (or raised by the kernel for a write)
+_SI_KERNEL = 0x80  # siginfo.si_code of the interval timer's SIGALRM
 # After this many consecutive internal errors the loop gives up on finesse and only reaps.
 _MAX_CONSECUTIVE_ERRORS = 50
 # After SIGKILL, how long to wait for everything to be reaped before exiting anyway: a process
@@ -123,7 +130,7 @@ class Supervisor:
         # held back, not a job-control stop pyinit acts on, not SIGCONT with a terminal to give
         # back, not SIGPIPE or SIGXFSZ (pyinit's own writes raise them) and not a stop signal
         # (the first one starts the grace period; once it runs, they join).
-        special = {signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ} | set(self.delays)
+        special = {signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGALRM} | set(self.delays)
         if self.suspend_on_signal:
             special |= TTY_STOPS
         if self.owns_terminal:
@@ -133,7 +140,7 @@ class Supervisor:
         self.plain_stopping = unchanged  # once the grace period runs
         self.plain: frozenset[int] = frozenset()  # what the hot path takes right now (_settle)
         self.dests: tuple[int, ...] = ()  # where it sends them: each running program's dest
-        self.next_due: float | None = None  # the earliest deadline (_settle)
+        self.timer_due: float | None = None  # what the interval timer is armed for (_settle)
         if started.failed is not None:  # a program that could not start: the first to end
             self.first_ended, self.main_code = started.failed
             self._stop_programs(self.first_ended, "could not start (status %d)" % self.main_code)
@@ -153,30 +160,44 @@ class Supervisor:
         else to _on_signal or _on_timer, then _settle what they changed."""
         errors = 0
         plain_forwards = 0
-        kill = os.kill
-        self._settle()
+        # Locals: each attribute or global looked up per signal costs on a cold CPU.
+        kill, sigpending = os.kill, signal.sigpending
+        sigwaitinfo, sigtimedwait, handled = signal.sigwaitinfo, signal.sigtimedwait, self.handled
+        sigchld = signal.SIGCHLD
         while self.result is None:
             try:
-                info = self._wait()
-                if info is not None:
+                self._settle()
+                plain, dests = self.plain, self.dests
+                one = dests[0] if len(dests) == 1 else 0  # one program: no loop to set up
+                while True:  # the hot loop: plain signals go straight out, all else breaks
+                    # Sleep until a signal (the timer's too); batching orphans, SIGCHLD waits.
+                    info = sigwaitinfo(handled) if self.reap_after is None else self._wait()
+                    if info is None:
+                        self._on_timer()
+                        break
                     signo = info.si_signo
-                    if signo in self.plain:
-                        for dest in self.dests:
+                    if signo not in plain:
+                        self._on_signal(signo, info.si_pid, info.si_code)
+                        break
+                    if one:
+                        try:
+                            kill(one, signo)
+                        except OSError as exc:
+                            self._forward_failed(signo, one, exc)
+                    else:
+                        for dest in dests:
                             try:
                                 kill(dest, signo)
                             except OSError as exc:
                                 self._forward_failed(signo, dest, exc)
-                        # sigwaitinfo hands out the lowest-numbered pending signal first: a
-                        # storm must not starve SIGCHLD (17) for long.
+                    # sigwaitinfo hands out the lowest-numbered pending signal first: a storm
+                    # of signals below SIGCHLD (17) must not starve it for long.
+                    if signo < sigchld:
                         plain_forwards += 1
-                        if plain_forwards & 63 or signal.SIGCHLD not in signal.sigpending():
-                            continue
-                        signo = signal.SIGCHLD
-                        signal.sigtimedwait((signo,), 0)
-                    self._on_signal(signo, info.si_pid, info.si_code)
-                else:
-                    self._on_timer()
-                self._settle()
+                        if not plain_forwards & 63 and sigchld in sigpending():
+                            sigtimedwait((sigchld,), 0)
+                            self._on_signal(sigchld, 0, 0)
+                            break
                 errors = 0
             except Exception as exc:  # PID 1 must outlive its own bugs while the child lives
                 errors += 1
@@ -186,10 +207,15 @@ class Supervisor:
         return self.result
 
     def _settle(self) -> None:
-        """After anything but a plain forward: the next deadline, and what the hot path may
-        take (nothing while signals are held, a program is stopped, debug lines are wanted, or
-        no program runs)."""
-        self.next_due = self._next_deadline()
+        """After anything but a plain forward: the timer for the earliest deadline, and what
+        the hot path may take (nothing while signals are held, a program is stopped, debug
+        lines are wanted, or no program runs)."""
+        due = self._next_deadline()
+        if due != self.timer_due:
+            # An early or a stale SIGALRM is harmless: _on_timer acts only on what is due.
+            left = 0.0 if due is None else max(due - time.monotonic(), 1e-6)
+            signal.setitimer(signal.ITIMER_REAL, left)
+            self.timer_due = due
         programs = self.programs.values()
         if self.debug or not programs or self.held or any(program.stopped for program in programs):
             self.plain = frozenset()
@@ -199,24 +225,20 @@ class Supervisor:
         self.dests = tuple(program.dest for program in programs)
 
     def _wait(self) -> signal.struct_siginfo | None:
-        """The next signal, or None when the earliest deadline passed first."""
-        due = self.next_due
-        if due is None:
-            return signal.sigwaitinfo(self.handled)  # no timer: sleep until a signal, for ever
-        if self.reap_after is not None:
-            # Batching orphans: SIGCHLD stays pending until reap_after, other signals come now.
-            info = signal.sigtimedwait(self.handled_but_sigchld, max(0.0, due - time.monotonic()))
-            if info is None and time.monotonic() >= self.reap_after:
-                self.reap_after = None  # the next wait takes the pending SIGCHLD at once
-            return info
-        return signal.sigtimedwait(self.handled, max(0.0, due - time.monotonic()))
+        """Batching orphans: any signal but SIGCHLD, which stays pending until reap_after (the
+        timer's SIGALRM among them); None once reap_after has come."""
+        assert self.reap_after is not None
+        info = signal.sigtimedwait(self.handled_but_sigchld, max(0.0, self.reap_after - time.monotonic()))
+        if info is None:
+            self.reap_after = None  # the next wait takes the pending SIGCHLD at once
+        return info
 
     def _next_deadline(self) -> float | None:
-        idle = not self.held and self.deadline is None and self.last_call is None
-        if idle and self.reap_after is None and self.recheck_at is None:
+        """The earliest of the deadlines the interval timer keeps."""
+        if not self.held and self.deadline is None and self.last_call is None and self.recheck_at is None:
             return None  # the idle case, first: no list built
         candidates = list(self.held.values())
-        for due in (self.deadline, self.last_call, self.reap_after, self.recheck_at):
+        for due in (self.deadline, self.last_call, self.recheck_at):
             if due is not None:
                 candidates.append(due)
         return min(candidates)
@@ -235,6 +257,10 @@ class Supervisor:
         return 1 if self.main_code is None else self.main_code
 
     def _on_signal(self, signo: int, sender: int, code: int) -> None:
+        if signo == signal.SIGALRM and code == _SI_KERNEL:  # pyinit's own interval timer
+            self.timer_due = None
+            self._on_timer()
+            return
         if sender == self.own_pid and code == _SI_USER:
             # pyinit's own doing: a SIGPIPE or SIGXFSZ raised by a write of pyinit's (a log
             # line to a closed pipe).  Forwarding or even logging it would write again and
@@ -555,7 +581,7 @@ class Supervisor:
             self._finish()
         elif mode == "stop":
             if not _children_remain():
-                self._finish()  # the common case: nothing left, no /proc scan, no grace period
+                self._finish(sweep=False)  # the common case: nothing left, no scan, no grace
                 return
             if self.escalated:  # everything got SIGKILL already: wait for it to be gone
                 if not self._leftovers_remain():
@@ -684,9 +710,9 @@ class Supervisor:
             overdue=round(overdue, 6),
         )
 
-    def _finish(self) -> None:
+    def _finish(self, sweep: bool = True) -> None:
         # The zombies of whatever died meanwhile are pyinit's to reap before it goes.
-        while True:
+        while sweep:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:

@@ -90,3 +90,19 @@ def test_sigterm_to_pid1_ends_the_program_and_pyinit_with_143(start_init):
     assert init.program_pid
     init.send(signal.SIGTERM)
     assert init.wait() == 128 + signal.SIGTERM
+
+
+@pytest.mark.timeout(60)
+def test_pyinits_own_timer_is_never_forwarded_but_a_sent_sigalrm_is(start_init, tmp_path):
+    # pyinit keeps its deadlines with an interval timer whose SIGALRM comes from the kernel; a
+    # SIGALRM someone sends (docker kill -s ALRM) is the program's.
+    record = tmp_path / "record"
+    init = start_init(["--delay", "USR1:0.3", *program("recorder", str(record))])
+    init.wait_for_output("ready")
+    init.send(signal.SIGUSR1)  # held 0.3 s: the timer's SIGALRM releases it
+    # Released in the same step as the timer's SIGALRM: a forwarded one would come first.
+    wait_until(lambda: received(record).get("program"), message="USR1, released by the timer")
+    assert received(record)["program"] == [signal.SIGUSR1]
+    init.send(signal.SIGALRM)
+    wait_until(lambda: len(received(record)["program"]) == 2, message="the sent SIGALRM")
+    assert received(record)["program"] == [signal.SIGUSR1, signal.SIGALRM]
