@@ -135,7 +135,8 @@ make_root() {
     { apt-get install -y -qq --no-install-recommends debootstrap >/dev/null 2>&1 ||
       { apt-get update -qq && apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; }; } ||
     die "cannot install debootstrap"
-  local include=python3,python3-venv,procps,util-linux,mount,gcc,libc6-dev version
+  # python3-pip: docker/e2e.sh makes a base image of this root, and its pip images need pip.
+  local include=python3,python3-venv,python3-pip,procps,util-linux,mount,gcc,libc6-dev version
   for version in $(versions_in "$suite" "$KNOWN"); do
     optional "$version" || include+=",python$version,python$version-venv"
   done
@@ -176,6 +177,20 @@ add_optional_pythons() {
   cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
   in_root "$root" apt-get install -y -qq --no-install-recommends "${wanted[@]}" \
     >>"$W/logs/debootstrap-$suite.log" 2>&1 || die "apt-get install ${wanted[*]} in $suite failed"
+}
+
+# A root cached from before python3-pip was in its list gets it now; the new stamp makes
+# docker/e2e.sh import its image again.
+add_pip() {
+  local suite=$1 root="$W/roots/$1"
+  [ -d "$root/usr/lib/python3/dist-packages/pip" ] && return 0
+  say "adding python3-pip to the cached $suite root"
+  cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+  { in_root "$root" apt-get install -y -qq --no-install-recommends python3-pip ||
+    { in_root "$root" apt-get update -qq && in_root "$root" apt-get install -y -qq --no-install-recommends python3-pip; }; } \
+    >>"$W/logs/debootstrap-$suite.log" 2>&1 || die "apt-get install python3-pip in $suite failed"
+  rm -rf "$root"/var/cache/apt/archives/*.deb
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$root/.pyinit-complete"
 }
 
 # --- test tools ----------------------------------------------------------------------------
@@ -336,6 +351,7 @@ root)
   preflight
   suite=$(suite_of "$2")
   make_root "$suite"
+  add_pip "$suite"
   [ -x "$W/roots/$suite/usr/bin/python$2" ] || die "python$2 is not available in $suite on this mirror"
   echo "$W/roots/$suite"
   ;;

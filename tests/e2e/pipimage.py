@@ -5,7 +5,7 @@ console script (`ENTRYPOINT ["pyinit", "--"]`), not through pyinit's launcher.
 The wheel is built on the host (the engine's RUN steps have no network) from a copy of the
 sources, so a `build/` directory left in the checkout can never leak stale files into it; the
 image installs it with `pip install --no-index`.  The base image needs python3-pip and
-python3-venv (docker/e2e.sh puts them in its root filesystem).
+python3-venv (docker/e2e.sh puts them in its root filesystem, tools/pythons.sh in its roots).
 """
 
 from __future__ import annotations
@@ -21,14 +21,11 @@ from e2e.dockerlib import BASE_IMAGE, ENGINE, ROOT, build_image
 from e2e.dockerlib import cli as docker
 
 VENV_IMAGE = "pyinit-e2e/pip-venv:test"  # /opt/venv, its bin first in PATH
-SYSTEM_IMAGE = "pyinit-e2e/pip-system:test"  # /usr/local (pip --break-system-packages)
+SYSTEM_IMAGE = "pyinit-e2e/pip-system:test"  # /usr/local (pip, breaking "system packages")
 
-#: Where each image's interpreter looks for site-packages (a .pth file there runs at start-up).
-SITE_PACKAGES = {
-    VENV_IMAGE: "/opt/venv/lib/python3.11/site-packages",
-    SYSTEM_IMAGE: "/usr/local/lib/python3.11/dist-packages",
-}
-
+# `python3 -m pip`, not `pip`: in a base image of another Python (PYINIT_E2E_PYTHON) python3 is
+# that version while Debian's /usr/bin/pip runs the suite's default one.  The variable, not
+# --break-system-packages: bullseye's pip (3.9) predates the option and ignores the variable.
 _INSTALL = {
     VENV_IMAGE: (
         "RUN python3 -m venv /opt/venv \\\n"
@@ -37,8 +34,8 @@ _INSTALL = {
         "ENV PATH=/opt/venv/bin:$PATH\n"
     ),
     SYSTEM_IMAGE: (
-        "RUN pip install --no-index --no-cache-dir --disable-pip-version-check"
-        " --break-system-packages /tmp/wheels/*.whl\n"
+        "RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --no-index --no-cache-dir"
+        " --disable-pip-version-check /tmp/wheels/*.whl\n"
     ),
 }
 
@@ -95,6 +92,24 @@ def _build_wheel(into: Path) -> Path:
 
 
 @functools.cache
+def site_packages(image: str) -> str:
+    """The first site-packages directory of the image's python3 (a .pth file there runs at its
+    start-up): the venv's, or Debian's /usr/local/lib/python3.X/dist-packages."""
+    return _ask(image, "import site; print(site.getsitepackages()[0])")
+
+
+@functools.cache
+def user_site(image: str, home: str) -> str:
+    """The user site-packages directory of the image's python3 with HOME=home."""
+    return _ask(image, "import site; print(site.getusersitepackages())", "--env", "HOME=" + home)
+
+
+def _ask(image: str, code: str, *options: str) -> str:
+    result = docker("run", "--rm", *options, "--entrypoint", "python3", image, "-c", code)
+    return result.stdout.strip()
+
+
+@functools.cache
 def build() -> tuple[str, str]:
     """Build both pip images from this checkout (once per run); their tags."""
     if docker(
@@ -103,7 +118,8 @@ def build() -> tuple[str, str]:
         script, folder = _SETUP[ENGINE]
         raise AssertionError(
             "%s has no pip: %s puts python3-pip and python3-venv into the root filesystem; a root "
-            "cached from before that lacks them (remove %s/rootfs, `%s rmi %s`, then run %s again)"
+            "cached from before that lacks them (remove %s/rootfs, `%s rmi %s`, then run %s again; "
+            "with PYINIT_E2E_PYTHON, tools/pythons.sh adds python3-pip to its root)"
             % (BASE_IMAGE, script, folder, ENGINE, BASE_IMAGE, script)
         )
     with tempfile.TemporaryDirectory(prefix="pyinit-pip-image-") as directory:

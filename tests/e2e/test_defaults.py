@@ -413,8 +413,7 @@ def images() -> dict[str, str]:
     return {"launcher": APP_IMAGE, "pip-venv": venv, "pip-system": system}
 
 
-SITE_PACKAGES = dict(pipimage.SITE_PACKAGES, **{APP_IMAGE: "/usr/lib/python3/dist-packages"})
-USER_SITE = "/home/app/.local/lib/python3.11/site-packages"
+APP_HOME = "/home/app"
 
 
 def agent_options(agent: str, image: str) -> tuple[str, ...]:
@@ -426,13 +425,14 @@ def agent_options(agent: str, image: str) -> tuple[str, ...]:
             "PYTHONPATH=/agent",
         )
     if agent == "pth":  # a .pth file in the interpreter's site-packages
-        return ("--volume", "%s:%s/zz-agent.pth:ro" % (AGENT / "agent.pth", SITE_PACKAGES[image]))
+        site = pipimage.site_packages(image)
+        return ("--volume", "%s:%s/zz-agent.pth:ro" % (AGENT / "agent.pth", site))
     # usercustomize.py in the user's site-packages (HOME points at it)
     return (
         "--volume",
-        "%s:%s/usercustomize.py:ro" % (AGENT / "usercustomize.py", USER_SITE),
+        "%s:%s/usercustomize.py:ro" % (AGENT / "usercustomize.py", pipimage.user_site(image, APP_HOME)),
         "--env",
-        "HOME=/home/app",
+        "HOME=" + APP_HOME,
     )
 
 
@@ -557,7 +557,9 @@ def test_a_bogus_pythonhome_stops_pips_console_script_but_not_the_launcher_image
     for kind in ("pip-venv", "pip-system"):
         result = outcomes[kind]
         assert result.returncode == 1 and result.stdout == "", result
-        assert "Fatal Python error: init_fs_encoding" in result.stderr, result
+        # 3.9-3.13: "init_fs_encoding: failed to get the Python codec..."; 3.14 on: "Failed to
+        # import encodings module"; both before a line of Python runs.
+        assert "Fatal Python error" in result.stderr and "encoding" in result.stderr, result
 
 
 # --- 6. pyinit is not the OOM killer's victim ---------------------------------------------------
