@@ -1,6 +1,16 @@
+import signal
+
 import pytest
 
 from support import Init
+
+# The suite's commands must start with the dispositions a container's PID 1 gives them: run under
+# `nohup` (or a CI runner that ignores SIGHUP), every command the tests start would inherit the
+# ignore, and pyinit passes inherited ignores on by design (README).  Python's own ignores of
+# SIGPIPE and SIGXFSZ are reset by subprocess already.
+for _signo in set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ}:
+    if signal.getsignal(_signo) == signal.SIG_IGN:
+        signal.signal(_signo, signal.default_int_handler if _signo == signal.SIGINT else signal.SIG_DFL)
 
 
 @pytest.fixture
