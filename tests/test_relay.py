@@ -129,6 +129,11 @@ class Harness:
             os.waitpid(self.relay.pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
+        # The next test forks a relay from this process: no reader thread may still run then
+        # (a fork while another thread holds a lock can deadlock the child).
+        for collector in (self.out, self.err):
+            if collector is not None:
+                collector.join(30)
 
 
 @pytest.fixture
