@@ -35,10 +35,14 @@ def main(argv: list[str] | None = None, inherited_mask: set[int] | None = None) 
 
         _exit(_leave_on_exit(lambda: probe.main(args[2:], dict(os.environ))))
     reserve_standard_fds()
-    _exit(_leave_on_exit(lambda: run(args, os.environ, inherited_mask)))
+    # No flush: the run path writes with os.write only (log.write_fd), and a stop waits on
+    # every microsecond between the program's exit and pyinit's.
+    _exit(_leave_on_exit(lambda: run(args, os.environ, inherited_mask)), flush=False)
 
 
 #: The -c program of the isolated re-exec: pyinit's location, then main with the mask.
+_KEPT: list[object] = []  # what pyinit's last moments must not spend time freeing
+
 _ISOLATED = "import sys; sys.path.insert(0, %r); from pyinit.main import main; main(sys.argv[1:], %r)"
 
 
@@ -89,7 +93,9 @@ def run(argv: list[str], environ: dict[str, str] | os._Environ[str], inherited_m
         return personality.start_failed(log, config, error)
     from .supervisor import Supervisor
 
-    return Supervisor(config, log, started).run()
+    supervisor = Supervisor(config, log, started)
+    _KEPT.append(supervisor)  # to the end: os._exit frees it at once, a return object by object
+    return supervisor.run()
 
 
 def _name_process(name: str) -> None:
@@ -144,8 +150,9 @@ def reserve_standard_fds() -> None:
                 os.close(null)
 
 
-def _exit(code: int) -> None:
-    for stream in (sys.stdout, sys.stderr):
+def _exit(code: int, flush: bool = True) -> None:
+    """Leave now: no interpreter teardown (nothing of it matters to an init, and it costs)."""
+    for stream in (sys.stdout, sys.stderr) if flush else ():
         try:
             if stream is not None:
                 stream.flush()

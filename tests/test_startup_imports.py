@@ -35,7 +35,7 @@ HEAVY = {
 SHOW_IMPORTS = (
     # Run pyinit's main() for `true`; instead of exiting, print every module loaded by then.
     "import sys; sys.path.insert(0, %r); sys.argv = ['pyinit', 'true']; import pyinit.main as m; "
-    "m._exit = lambda code: print(' '.join(sorted(sys.modules)), flush=True); m.main()"
+    "m._exit = lambda code, flush=True: print(' '.join(sorted(sys.modules)), flush=True); m.main()"
 ) % str(ROOT)
 
 
