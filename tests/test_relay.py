@@ -403,6 +403,26 @@ def test_a_stdout_whose_reader_is_gone_never_blocks_the_programs(harness):
     assert h.err.lines() == [b"a | a done"]
 
 
+F_GETPIPE_SZ, F_SETPIPE_SZ = 1032, 1031
+
+
+@pytest.mark.parametrize("given", [1 << 16, 1 << 20])
+def test_an_output_pipe_is_widened_never_narrowed(harness, given):
+    """Long lines go out in few writes: the pipe to the log reader gets room for 256 KiB, unless
+    its owner made it larger already."""
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, F_SETPIPE_SZ, given)
+    h = harness(["a"], out_fd=write_end)
+    os.close(write_end)
+    h.sh("a", "echo ready")
+    received = bytearray()
+    wait_until(lambda: received.extend(os.read(read_end, 1 << 16)) or received.endswith(b"\n"))
+    assert bytes(received) == b"a | ready\n"
+    assert fcntl.fcntl(read_end, F_GETPIPE_SZ) == max(given, relay.SINK_PIPE_SIZE)
+    assert h.finish() == 0
+    os.close(read_end)
+
+
 def test_a_stdout_closed_from_the_start_is_dropped_not_fatal(harness):
     h = harness(["a"], out_fd=99)  # not open
     h.sh("a", "echo to nowhere; echo to stderr >&2")
