@@ -9,6 +9,8 @@ order, so a parser can act when it reaches one (dumb-init's `-V -r bad` prints t
 
 from __future__ import annotations
 
+from .errors import one_line
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -30,15 +32,9 @@ class OptionError(Exception):
     """A scanning error, worded as glibc words it (without the leading 'prog: ')."""
 
 
-def printable(text: str) -> str:
-    """text with every non-printable character escaped as Python would (\\n, \\x1b, \\udcff).
-
-    What the user typed goes into an error line: a newline or an escape sequence in an argument
-    must not split that line or rewrite the terminal (glibc prints the raw bytes).
-    """
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+# What the user typed goes into an error line: a newline or an escape sequence in an argument
+# must not split that line or rewrite the terminal (glibc prints the raw bytes).
+printable = one_line
 
 
 def scan(

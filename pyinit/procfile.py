@@ -58,7 +58,9 @@ class ProcfileError(Exception):
         self.reason = reason
 
     def __str__(self) -> str:
-        return "%s: %s" % (self.where, self.reason)
+        from .errors import one_line  # only on this path: the parser imports nothing else
+
+        return "%s: %s" % (one_line(self.where), self.reason)  # a path may hold a newline
 
 
 class Program(tuple):

@@ -4,7 +4,7 @@ a Config or a clean exit (code and text), never with an exception."""
 import subprocess
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pyinit.config import Config
@@ -69,6 +69,9 @@ ENV_VALUES = st.dictionaries(st.sampled_from(sorted(ENVIRONMENT)), st.text(max_s
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(argv=st.lists(WORDS, max_size=8), environ=ENV_VALUES)
+@example(argv=[], environ={"PYINIT_PROCFILE": "\n"})  # found by Hypothesis: the path in the error
+@example(argv=["--procfile", "a\x1bb"], environ={})
+@example(argv=[], environ={"PYINIT_PROCFILE": "/etc/passwd"})  # found by Hypothesis: it parses
 def test_parsing_any_command_line_gives_a_config_or_a_clean_exit(argv, environ):
     try:
         config = parse_args(argv, environ)
@@ -78,7 +81,7 @@ def test_parsing_any_command_line_gives_a_config_or_a_clean_exit(argv, environ):
             assert done.text.count("\n") == 1 and done.text.startswith(("pyinit: ", "pyinit exec: "))
         return
     assert isinstance(config, Config)
-    assert config.command
+    assert config.command or config.programs  # a COMMAND, or a Procfile's programs
 
 
 SAFE = st.lists(
@@ -205,7 +208,7 @@ def test_every_command_line_gives_a_config_or_a_clean_exit(name, argv, environ):
         if name == "pyinit" and done.code:
             assert done.text.count("\n") == 1, done.text
         return
-    assert isinstance(config, Config) and config.command
+    assert isinstance(config, Config) and (config.command or config.programs)
 
 
 @settings(max_examples=3000, deadline=None)
