@@ -167,31 +167,36 @@ class Fifo:
 # --- /proc readers ------------------------------------------------------------------------
 
 
-def status_fields(pid: int) -> dict[str, str]:
+def _where(pid: int, tid: str | None) -> str:
+    """/proc/PID, or /proc/PID/task/TID for one thread of it."""
+    return "/proc/%d" % pid if tid is None else "/proc/%d/task/%s" % (pid, tid)
+
+
+def status_fields(pid: int, tid: str | None = None) -> dict[str, str]:
     fields = {}
-    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+    for line in Path(_where(pid, tid) + "/status").read_text().splitlines():
         key, _, value = line.partition(":")
         fields[key] = value.strip()
     return fields
 
 
-def context_switches(pid: int) -> int:
+def context_switches(pid: int, tid: str | None = None) -> int:
     """Voluntary + involuntary: every time the process was switched out (a wake-up each)."""
-    fields = status_fields(pid)
+    fields = status_fields(pid, tid)
     return int(fields["voluntary_ctxt_switches"]) + int(fields["nonvoluntary_ctxt_switches"])
 
 
-def cpu_ns(pid: int) -> int:
+def cpu_ns(pid: int, tid: str | None = None) -> int:
     """Time on CPU in nanoseconds (schedstat), far finer than the 10 ms ticks of stat."""
     try:
-        return int(Path("/proc/%d/schedstat" % pid).read_text().split()[0])
+        return int(Path(_where(pid, tid) + "/schedstat").read_text().split()[0])
     except (OSError, IndexError, ValueError):
-        return cpu_ticks(pid) * (1_000_000_000 // os.sysconf("SC_CLK_TCK"))
+        return cpu_ticks(pid, tid) * (1_000_000_000 // os.sysconf("SC_CLK_TCK"))
 
 
-def cpu_ticks(pid: int) -> int:
+def cpu_ticks(pid: int, tid: str | None = None) -> int:
     """utime + stime from /proc/PID/stat, in clock ticks."""
-    text = Path("/proc/%d/stat" % pid).read_text()
+    text = Path(_where(pid, tid) + "/stat").read_text()
     fields = text[text.rindex(")") + 2 :].split()
     return int(fields[11]) + int(fields[12])
 

@@ -48,12 +48,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from bench import stats
+from bench import pidns, stats
 from bench.build import BUILD, ROOT, Build, build_venv, compile_helpers, ensure_multi_peers
 from bench.pidns import ENV, UNSHARE, smaps_rollup
 
 Progress = Callable[[str], None]
-TICK = os.sysconf("SC_CLK_TCK")
 #: The runner measured as pyinit in the verdicts (the console script, as everywhere else).
 MAIN = "pyinit"
 PEERS = ("honcho", "supervisord")
@@ -207,45 +206,29 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def cpu_ns_all_threads(pid: int) -> int:
-    """CPU time of every thread of pid so far (schedstat, ns; /proc ticks without it)."""
-    total = 0
+def _each_thread(pid: int, read: Callable[[int, str], int]) -> int:
+    """read(pid, tid) summed over every thread of pid; a thread gone meanwhile counts 0."""
     try:
         tasks = os.listdir("/proc/%d/task" % pid)
     except OSError:
         return 0
+    total = 0
     for tid in tasks:
         try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
-            continue
-        except (OSError, ValueError, IndexError):
-            pass
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) * 10**9 // TICK
-        except (OSError, ValueError, IndexError):
+            total += read(pid, tid)
+        except (OSError, ValueError, IndexError, KeyError):
             pass
     return total
+
+
+def cpu_ns_all_threads(pid: int) -> int:
+    """CPU time of every thread of pid so far (schedstat, ns; /proc ticks without it)."""
+    return _each_thread(pid, pidns.cpu_ns)
 
 
 def context_switches(pid: int) -> int:
     """Voluntary and involuntary context switches of every thread of pid so far."""
-    total = 0
-    try:
-        tasks = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return 0
-    for tid in tasks:
-        try:
-            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
-                for line in f:
-                    if "ctxt_switches:" in line:  # voluntary_... and nonvoluntary_...
-                        total += int(line.split()[1])
-        except (OSError, ValueError):
-            pass
-    return total
+    return _each_thread(pid, pidns.context_switches)
 
 
 def _snapshot(sink: int, notify: int) -> tuple[int, int, int]:
