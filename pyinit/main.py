@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None, inherited_mask: set[int] | None = None) 
     _exit(_leave_on_exit(lambda: run(args, os.environ, inherited_mask)), flush=False)
 
 
-#: The -c program of the isolated re-exec: pyinit's location, then main with the mask.
 _KEPT: list[object] = []  # what pyinit's last moments must not spend time freeing
 
+#: The -c program of the isolated re-exec: pyinit's location, then main with the mask.
 _ISOLATED = "import sys; sys.path.insert(0, %r); from pyinit.main import main; main(sys.argv[1:], %r)"
 
 

@@ -463,8 +463,11 @@ class Supervisor:
             self.main_code = exit_code(status)
             if self.programs:
                 self.first_ended = program.name
-                how = "killed by %s" % signame(os.WTERMSIG(status)) if os.WIFSIGNALED(status) else ""
-                self._stop_programs(program.name, how or "exited with status %d" % self.main_code)
+                if os.WIFSIGNALED(status):
+                    how = "killed by %s" % signame(os.WTERMSIG(status))
+                else:
+                    how = "exited with status %d" % self.main_code
+                self._stop_programs(program.name, how)
         if not self.programs:
             self._on_main_exit()
 
