@@ -43,6 +43,8 @@ Guarantees:
   reader is gone (EPIPE; SIGPIPE is blocked) or that is closed is dropped from then on: the
   relay keeps reading and discards, so no program ever blocks on a dead stream.
 - Idle costs nothing: the relay sleeps in poll(2) without a timeout until a pipe has data.
+- It yields to the programs (SCHED_BATCH: see _yield_to_the_programs): under a flood it
+  reads many lines per wake-up instead of a few.
 - It exits when every pipe has reached EOF and its output is written, or when told to finish
   (the lifeline: see Relay.finish).  It blocks every signal: only SIGKILL ends it otherwise.
 
@@ -442,6 +444,7 @@ def _serve(sources_spec: list[tuple[int, int, bytes]], lifeline: int, finish_tim
     # Copy-on-write: a collection would touch every object inherited from pyinit and copy the
     # pages; the relay's own objects have no cycles that matter.
     gc.disable()
+    _yield_to_the_programs()
     try:
         with open("/proc/self/comm", "wb") as comm:  # `ps` and `top` show what this process is
             comm.write(b"pyinit-relay")
@@ -515,6 +518,26 @@ def _serve(sources_spec: list[tuple[int, int, bytes]], lifeline: int, finish_tim
                         poller.register(fd, _IN)
     if finishing:
         _finish(list(sources.values()), list(sinks.values()), finish_timeout)
+
+
+def _yield_to_the_programs() -> None:
+    """Run as SCHED_BATCH: woken by a program's write, the relay does not preempt it.
+
+    Under the default policy every line a flooding program writes can wake the relay at once
+    on a busy CPU: it reads a few lines, writes them, sleeps, is woken again -- three system
+    calls and two context switches for a handful of lines.  A batch task waits for the
+    running one to block or for the next tick, and then finds many lines waiting.  Measured
+    (`python -m bench.relay`, two programs flooding 60 B lines): the relay's CPU per line fell
+    from 0.16-0.21 to 0.06 us and the rate rose 1.25-1.35x; 64 KiB lines and the latency of a
+    line on an idle CPU are unchanged (a wake-up on an idle CPU is not a preemption).  The
+    cost: on a CPU the programs keep busy, a line may wait until the running task's turn ends
+    (a scheduler tick, a few ms at most).  Allowed without privileges (pyinit's own policy is
+    untouched); where a seccomp filter refuses, nothing changes.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
 
 
 def _stream_identity(fd: int) -> object:

@@ -423,6 +423,16 @@ def test_an_output_pipe_is_widened_never_narrowed(harness, given):
     os.close(read_end)
 
 
+def test_the_relay_yields_to_the_programs_and_pyinit_keeps_its_policy(harness):
+    """SCHED_BATCH for the relay only: a flood wakes it less often; pyinit is never slowed."""
+    h = harness(["a"])
+    h.sh("a", "echo up")
+    wait_until(lambda: b"a | up\n" in h.out.data, message="the first line")
+    assert os.sched_getscheduler(h.relay.pid) == os.SCHED_BATCH
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    assert h.finish() == 0
+
+
 def test_a_stdout_closed_from_the_start_is_dropped_not_fatal(harness):
     h = harness(["a"], out_fd=99)  # not open
     h.sh("a", "echo to nowhere; echo to stderr >&2")
