@@ -110,6 +110,7 @@ class Supervisor:
         self.relay = started.relay  # several programs' output relay: pyinit's own helper
         self.helpers = frozenset({self.relay.pid}) if self.relay is not None else frozenset()
         self.debug = log.wants(DEBUG)
+        self.log_programs = log.wants(INFO)  # a program's exit is an INFO event
         self.log_orphans = log.wants(WARN if config.warn_on_reap else DEBUG)
         # The status to exit with: the program's, or the first program's to end.
         self.main_code: int | None = None
@@ -138,7 +139,11 @@ class Supervisor:
         unchanged = frozenset(signo for signo in HANDLED if self.route[signo] == signo) - special
         self.plain_always = unchanged - self.stop_signals
         self.plain_stopping = unchanged  # once the grace period runs
+        # The stop signals the hot path also takes until the grace period starts (docker stop:
+        # forward, then start it): _first_stop.
+        self.first_stops = unchanged & self.stop_signals if config.grace is not None else frozenset()
         self.plain: frozenset[int] = frozenset()  # what the hot path takes right now (_settle)
+        self.first_stop: frozenset[int] = frozenset()  # first_stops while they apply (_settle)
         self.dests: tuple[int, ...] = ()  # where it sends them: each running program's dest
         self.timer_due: float | None = None  # what the interval timer is armed for (_settle)
         if started.failed is not None:  # a program that could not start: the first to end
@@ -167,7 +172,7 @@ class Supervisor:
         while self.result is None:
             try:
                 self._settle()
-                plain, dests = self.plain, self.dests
+                plain, first_stop, dests = self.plain, self.first_stop, self.dests
                 one = dests[0] if len(dests) == 1 else 0  # one program: no loop to set up
                 while True:  # the hot loop: plain signals go straight out, all else breaks
                     # Sleep until a signal (the timer's too); batching orphans, SIGCHLD waits.
@@ -177,7 +182,14 @@ class Supervisor:
                         break
                     signo = info.si_signo
                     if signo not in plain:
-                        self._on_signal(signo, info.si_pid, info.si_code)
+                        if signo in first_stop and sigchld not in sigpending():
+                            self._first_stop(signo)  # docker stop: every line counts from here
+                            plain, first_stop = self.plain, self.first_stop
+                            continue
+                        if signo == sigchld and not self.debug:
+                            self._reap()  # what _on_signal would do, without its questions
+                        else:
+                            self._on_signal(signo, info.si_pid, info.si_code)
                         break
                     if one:
                         try:
@@ -207,22 +219,43 @@ class Supervisor:
         return self.result
 
     def _settle(self) -> None:
-        """After anything but a plain forward: the timer for the earliest deadline, and what
+        """After anything but a hot-path forward: the timer for the earliest deadline, and what
         the hot path may take (nothing while signals are held, a program is stopped, debug
         lines are wanted, or no program runs)."""
+        self._arm_timer()
+        programs = self.programs.values()
+        if self.debug or not programs or self.held or any(program.stopped for program in programs):
+            self.plain = self.first_stop = frozenset()
+            return
+        self.dests = tuple(program.dest for program in programs)
+        if self.deadline is None and not self.escalated and self.config.grace is not None:
+            self.plain, self.first_stop = self.plain_always, self.first_stops
+        else:  # the grace period runs, is over, or there is none: stop signals are plain too
+            self.plain, self.first_stop = self.plain_stopping, frozenset()
+
+    def _arm_timer(self) -> None:
+        """The interval timer for the earliest deadline, if that changed."""
         due = self._next_deadline()
         if due != self.timer_due:
             # An early or a stale SIGALRM is harmless: _on_timer acts only on what is due.
             left = 0.0 if due is None else max(due - time.monotonic(), 1e-6)
             signal.setitimer(signal.ITIMER_REAL, left)
             self.timer_due = due
-        programs = self.programs.values()
-        if self.debug or not programs or self.held or any(program.stopped for program in programs):
-            self.plain = frozenset()
-            return
-        running_grace = self.deadline is not None or self.escalated or self.config.grace is None
-        self.plain = self.plain_stopping if running_grace else self.plain_always
-        self.dests = tuple(program.dest for program in programs)
+
+    def _first_stop(self, signo: int) -> None:
+        """The first stop signal, on the hot path: _forward's work without its questions.
+
+        The hot path's conditions answered them (not rewritten, not held, no program stopped,
+        no debug lines, SIGCHLD not pending, the grace period not started): each program gets
+        it, the grace period starts, and from then on stop signals are plain -- what _settle
+        would decide, set here so the loop goes on waiting at once.  `docker stop` is timed
+        from here to pyinit's exit, and every line of Python on the way costs a cold CPU.
+        """
+        for program in self.programs.values():
+            self._send_to(program, signo)
+        self._start_grace()
+        self._arm_timer()
+        self.plain, self.first_stop = self.plain_stopping, frozenset()
 
     def _wait(self) -> signal.struct_siginfo | None:
         """Batching orphans: any signal but SIGCHLD, which stays pending until reap_after (the
@@ -458,7 +491,8 @@ class Supervisor:
 
     def _on_program_exit(self, program: _Program, status: int) -> None:
         del self.programs[program.pid]
-        self._log_reaped(program.pid, status, program)
+        if self.log_programs:
+            self._log_reaped(program.pid, status, program)
         if self.main_code is None:  # the first program to end: its status is pyinit's
             self.main_code = exit_code(status)
             if self.programs:

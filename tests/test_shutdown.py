@@ -160,6 +160,23 @@ def test_leftovers_wait_keeps_running_until_the_last_descendant_exits(start_init
 
 
 @pytest.mark.timeout(60)
+def test_at_the_default_verbosity_the_first_stop_forwards_arms_the_grace_and_the_next_ones_pass(
+    start_init, tmp_path
+):
+    """The first stop signal's own hot path (no JSON log, no -v: no debug lines wanted)."""
+    record = tmp_path / "signals"
+    init = start_init(["--grace", "1", *program("recorder", str(record))])
+    init.wait_for_output("ready")
+    init.send(signal.SIGTERM)
+    wait_until(lambda: record.exists() and record.read_text() == "program 15\n", message="the first TERM")
+    init.send(signal.SIGTERM)  # the grace period runs: a second one is forwarded too
+    wait_until(lambda: record.read_text() == "program 15\nprogram 15\n", message="the second TERM")
+    # No other wake-up comes: only the timer armed with the first TERM ends the grace period.
+    assert init.wait() == 128 + signal.SIGKILL
+    assert "grace period of 1s is over" in init.stderr
+
+
+@pytest.mark.timeout(60)
 def test_stop_signals_are_configurable(start_init):
     # USR1 as the stop signal, sent to a program that ignores it: the grace period starts.
     script = "trap '' USR1; echo ready; while :; do sleep 0.2; done"
