@@ -30,6 +30,14 @@ Guarantees:
   the other programs up.  (Docker's and the CRI's log files split lines at 16 KiB anyway.)
 - Fair: one read of at most 64 KiB per ready pipe per round, then the round's lines are written,
   so a quiet program's line goes out within one round while another floods.
+- Lines are batched under a flood, never while things are quiet: when lines are already
+  waiting as a round begins and the last round read under SMALL_ROUND (16 KiB), the round
+  first waits GATHER (100 us) for more.  Measured (`python -m bench.relay`, 15 runs): two
+  programs flooding 60 B lines, 3.78 M lines/s at 0.04 us of relay CPU per line (3.13 M at
+  the slowest run), against 3.68 M at 0.08 (2.44 M at the slowest) without it and
+  supervisord's 2.85 M at 0.18; a quiet program's line under a flood, p99 +74-318 us instead
+  of +944-1134 (the flooder's lines no longer fill the output pipe ahead of it), its p50 +100
+  us; lines 1 ms apart, p99 +180 us instead of +60 (two programs' lines that meet).
 - A stdout and a stderr of one program are two pipes: lines keep their order within each
   stream, not across the two.
 - A stream that is a pipe (a container engine's log pipe) is widened to SINK_PIPE_SIZE
@@ -67,6 +75,10 @@ READ_SIZE = 1 << 16  # one read per ready pipe per round: a whole default pipe b
 LINE_MAX = 1 << 20  # bytes of one line held before it is emitted in pieces
 HIGH_WATER = 1 << 16  # unwritten bytes for one stream before its pipes stop being read
 SINK_PIPE_SIZE = 1 << 18  # what an output pipe is widened to (F_SETPIPE_SZ)
+# Under a flood of short lines, a round that found lines already waiting after a round that
+# read less than SMALL_ROUND bytes first waits GATHER seconds for more (see _serve).
+GATHER = 0.0001
+SMALL_ROUND = 1 << 14
 _F_SETPIPE_SZ, _F_GETPIPE_SZ = 1031, 1032  # Linux's; named in fcntl only from Python 3.10
 PIPE_BUF = 4096  # the most one write(2) may carry to a pipe and still never block after POLLOUT
 IOV_MAX = 1024  # buffers per writev(2) (Linux's UIO_MAXIOV)
@@ -468,10 +480,21 @@ def _serve(sources_spec: list[tuple[int, int, bytes]], lifeline: int, finish_tim
     poller.register(lifeline, _IN)
     for fd in sources:
         poller.register(fd, _IN)
-    read = os.read
+    read, poll, sleep = os.read, poller.poll, time.sleep
     finishing = False
+    taken = 0  # bytes the last round read
     while sources or any(sink.size for sink in sinks.values()):
-        for fd, event in poller.poll():
+        # A round costs the same system calls whether it takes one line or a pipeful: when a
+        # flood of short lines keeps lines waiting at every round, let them gather first.
+        # Idle, the relay blocks in poll, and a lone line goes out at once.
+        events = poll(0)
+        if not events:
+            events = poll()
+        elif 0 < taken < SMALL_ROUND:
+            sleep(GATHER)
+            events = poll(0)
+        taken = 0
+        for fd, event in events:
             source = sources.get(fd)
             if source is not None:  # one read per ready pipe per round: fair
                 try:
@@ -481,6 +504,7 @@ def _serve(sources_spec: list[tuple[int, int, bytes]], lifeline: int, finish_tim
                 except OSError:
                     data = b""
                 if data:
+                    taken += len(data)
                     source.feed(data)
                     continue
                 source.end_line()  # EOF
