@@ -11,7 +11,8 @@ and after `docker stop` every signal comes while the grace period runs.  Only ba
 
 Shaped like tini's: one function forwards (`_forward`), one reaps (`_reap`); the plain case --
 a signal whose forwarding is a bare kill() to each program, decided once from the Config -- is
-taken in the loop itself, since an init's latency is its whole job.
+taken in the loop itself, since an init's latency is its whole job, and so is the first stop
+signal (`_first_stop`: `docker stop` is timed until pyinit exits).
 
 Several programs (a Procfile) are more children of the same loop: every forwarded signal goes
 to each running program's group; when one ends, the others are stopped (fail fast) and pyinit
@@ -161,8 +162,9 @@ class Supervisor:
 
     def _loop(self) -> int:
         """Wait; forward a plain signal right here (the hot path: an init's forwarding latency
-        is its whole job, and every Python call on the way costs microseconds); hand anything
-        else to _on_signal or _on_timer, then _settle what they changed."""
+        is its whole job, and every Python call on the way costs microseconds), the first stop
+        signal through _first_stop, SIGCHLD straight to _reap; hand anything else to _on_signal
+        or _on_timer, then _settle what they changed."""
         errors = 0
         plain_forwards = 0
         # Locals: each attribute or global looked up per signal costs on a cold CPU.
