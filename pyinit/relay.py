@@ -31,13 +31,14 @@ Guarantees:
 - Fair: one read of at most 64 KiB per ready pipe per round, then the round's lines are written,
   so a quiet program's line goes out within one round while another floods.
 - Lines are batched under a flood, never while things are quiet: when lines are already
-  waiting as a round begins and the last round read under SMALL_ROUND (16 KiB), the round
-  first waits GATHER (100 us) for more.  Measured (`python -m bench.relay`, 15 runs): two
-  programs flooding 60 B lines, 3.78 M lines/s at 0.04 us of relay CPU per line (3.13 M at
-  the slowest run), against 3.68 M at 0.08 (2.44 M at the slowest) without it and
-  supervisord's 2.85 M at 0.18; a quiet program's line under a flood, p99 +74-318 us instead
-  of +944-1134 (the flooder's lines no longer fill the output pipe ahead of it), its p50 +100
-  us; lines 1 ms apart, p99 +180 us instead of +60 (two programs' lines that meet).
+  waiting as a round begins, for the second round in a row, and the last round read under
+  SMALL_ROUND (16 KiB), the round first waits GATHER (100 us) for more.  Measured (`python
+  -m bench.relay`, 15 runs): two programs flooding 60 B lines, 3.78 M lines/s at 0.04 us of
+  relay CPU per line (3.13 M at the slowest run), against 3.68 M at 0.08 (2.44 M at the
+  slowest) without it and supervisord's 2.85 M at 0.18; a quiet program's line under a flood,
+  p99 +100-320 us instead of +944-1134 (the flooder's lines no longer fill the output pipe
+  ahead of it), its p50 +100 us.  Gathering from the first waiting round held two programs'
+  lines that merely met: lines 1 ms apart, p99 +144 us against +44 now (same run).
 - A stdout and a stderr of one program are two pipes: lines keep their order within each
   stream, not across the two.
 - A stream that is a pipe (a container engine's log pipe) is widened to SINK_PIPE_SIZE
@@ -75,8 +76,9 @@ READ_SIZE = 1 << 16  # one read per ready pipe per round: a whole default pipe b
 LINE_MAX = 1 << 20  # bytes of one line held before it is emitted in pieces
 HIGH_WATER = 1 << 16  # unwritten bytes for one stream before its pipes stop being read
 SINK_PIPE_SIZE = 1 << 18  # what an output pipe is widened to (F_SETPIPE_SZ)
-# Under a flood of short lines, a round that found lines already waiting after a round that
-# read less than SMALL_ROUND bytes first waits GATHER seconds for more (see _serve).
+# Under a flood of short lines -- the second round in a row that finds lines already waiting,
+# after a round that read less than SMALL_ROUND bytes -- a round first waits GATHER seconds
+# for more (see _serve).
 GATHER = 0.0001
 SMALL_ROUND = 1 << 14
 _F_SETPIPE_SZ, _F_GETPIPE_SZ = 1031, 1032  # Linux's; named in fcntl only from Python 3.10
@@ -483,16 +485,21 @@ def _serve(sources_spec: list[tuple[int, int, bytes]], lifeline: int, finish_tim
     read, poll, sleep = os.read, poller.poll, time.sleep
     finishing = False
     taken = 0  # bytes the last round read
+    waited = False  # the last round, too, found lines waiting
     while sources or any(sink.size for sink in sinks.values()):
         # A round costs the same system calls whether it takes one line or a pipeful: when a
-        # flood of short lines keeps lines waiting at every round, let them gather first.
-        # Idle, the relay blocks in poll, and a lone line goes out at once.
+        # flood of short lines keeps lines waiting round after round, let them gather first.
+        # Once is not a flood (two programs' lines that happen to meet): those go out at once,
+        # and so does a lone line -- idle, the relay blocks in poll.
         events = poll(0)
         if not events:
+            waited = False
             events = poll()
-        elif 0 < taken < SMALL_ROUND:
+        elif waited and 0 < taken < SMALL_ROUND:
             sleep(GATHER)
             events = poll(0)
+        else:
+            waited = True
         taken = 0
         for fd, event in events:
             source = sources.get(fd)
