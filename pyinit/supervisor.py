@@ -111,7 +111,8 @@ class Supervisor:
         self.relay = started.relay  # several programs' output relay: pyinit's own helper
         self.helpers = frozenset({self.relay.pid}) if self.relay is not None else frozenset()
         self.debug = log.wants(DEBUG)
-        self.log_programs = log.wants(INFO)  # a program's exit is an INFO event
+        # Whether a `reaped` event is wanted (_log_reaped's level), asked once, not per exit.
+        self.log_programs = log.wants(INFO)
         self.log_orphans = log.wants(WARN if config.warn_on_reap else DEBUG)
         # The status to exit with: the program's, or the first program's to end.
         self.main_code: int | None = None
@@ -529,11 +530,11 @@ class Supervisor:
         self._start_grace()
 
     def _log_reaped(self, pid: int, status: int, program: _Program | None) -> None:
+        """The `reaped` event.  Callers decide whether it is wanted, from what __init__ worked
+        out once: log_programs for a program, log_orphans for anything else."""
         is_main = program is not None
         warn = self.config.warn_on_reap and not is_main
         level = INFO if is_main else WARN if warn else DEBUG
-        if not self.log.wants(level):
-            return
         fields: dict[str, object] = {
             "pid": pid,
             "main": is_main,
